@@ -1,0 +1,251 @@
+// Philox4x32-10 words, and weights made from them, written into a storage buffer.
+//
+// The same algorithm as src/philox.rs, src/stream.rs and src/transform.rs, operation for
+// operation (no fused multiply-add, exact integer-to-float conversions), so that the CPU and
+// GPU give the same words bit for bit and the same floats wherever the device rounds add,
+// multiply, divide and sqrt as IEEE 754 requires.
+//
+// Each invocation handles one Philox block: counter = (block lo, block hi, stream lo,
+// stream hi), key = (seed lo, seed hi). Element i of a tensor comes from block i / 4.
+// Invocation g of a dispatch handles the g-th block at or after `first`; the grid is 2-D
+// (at most 65535 workgroups per dimension) and g = x + y * row_invocations.
+//
+// Every float constant below is a pipeline override set from the Rust constants of the same
+// name, so the two sides cannot drift apart.
+
+struct Params {
+    key_lo: u32,
+    key_hi: u32,
+    stream_lo: u32,
+    stream_hi: u32,
+    // `fill`: index of the first element written; `words`: index of the first block.
+    first_lo: u32,
+    first_hi: u32,
+    // `fill`: elements to write; `words`: blocks to write.
+    len: u32,
+    // 0 uniform, 1 normal, 2 constant (src/transform.rs `Kind`).
+    kind: u32,
+    offset: f32,
+    scale: f32,
+    // Invocations in one row of the 2-D grid: workgroups in x times the workgroup size.
+    row_invocations: u32,
+    // Invocations with work: `fill`, ceil(((first mod 4) + len) / 4); `words`, len.
+    invocations: u32,
+}
+
+@group(0)
+@binding(0)
+var<uniform> params: Params;
+
+// f32 values stored as their bits (fill), or raw Philox words (words).
+@group(0)
+@binding(1)
+var<storage, read_write> out_words: array<u32>;
+
+override WORKGROUP_SIZE: u32 = 256u;
+
+// Philox constants (src/philox.rs).
+const PHILOX_M0: u32 = 0xD2511F53u;
+const PHILOX_M1: u32 = 0xCD9E8D57u;
+const PHILOX_W0: u32 = 0x9E3779B9u;
+const PHILOX_W1: u32 = 0xBB67AE85u;
+
+// Transform constants (src/transform.rs), set at pipeline creation.
+override UNIFORM_STEP: f32;
+override SQRT_2: f32;
+override LN2_HI: f32;
+override LN2_LO: f32;
+override LOG_C0: f32;
+override LOG_C1: f32;
+override LOG_C2: f32;
+override LOG_C3: f32;
+override SIN_C0: f32;
+override SIN_C1: f32;
+override SIN_C2: f32;
+override SIN_C3: f32;
+override SIN_C4: f32;
+override COS_C0: f32;
+override COS_C1: f32;
+override COS_C2: f32;
+override COS_C3: f32;
+override COS_C4: f32;
+override COS_C5: f32;
+
+// The 64-bit product a * b as (high word, low word). WGSL has no 64-bit integers, so the
+// high word is assembled from the four 16 x 16-bit partial products; `mid` sums three values
+// below 2^16 each and cannot overflow. The low word is the wrapping 32-bit product.
+fn mulhilo(a: u32, b: u32) -> vec2<u32> {
+    let a_lo = a & 0xFFFFu;
+    let a_hi = a >> 16u;
+    let b_lo = b & 0xFFFFu;
+    let b_hi = b >> 16u;
+    let ll = a_lo * b_lo;
+    let lh = a_lo * b_hi;
+    let hl = a_hi * b_lo;
+    let hh = a_hi * b_hi;
+    let mid = (ll >> 16u) + (lh & 0xFFFFu) + (hl & 0xFFFFu);
+    let hi = hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+    return vec2<u32>(hi, a * b);
+}
+
+fn philox_round(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
+    let p0 = mulhilo(PHILOX_M0, ctr.x);
+    let p1 = mulhilo(PHILOX_M1, ctr.z);
+    return vec4<u32>(p1.x ^ ctr.y ^ key.x, p1.y, p0.x ^ ctr.w ^ key.y, p0.y);
+}
+
+// Philox4x32-10: ten rounds, the key bumped between consecutive rounds.
+fn philox4x32(counter: vec4<u32>, key0: vec2<u32>) -> vec4<u32> {
+    var ctr = philox_round(counter, key0);
+    var key = key0;
+    for (var r = 1u; r < 10u; r++) {
+        key = key + vec2<u32>(PHILOX_W0, PHILOX_W1);
+        ctr = philox_round(ctr, key);
+    }
+    return ctr;
+}
+
+// a + b for a 64-bit a = (lo, hi) and a 32-bit b, with the carry.
+fn add_u64(a: vec2<u32>, b: u32) -> vec2<u32> {
+    let lo = a.x + b;
+    return vec2<u32>(lo, a.y + select(0u, 1u, lo < a.x));
+}
+
+fn block_words(block: vec2<u32>) -> vec4<u32> {
+    let counter = vec4<u32>(block.x, block.y, params.stream_lo, params.stream_hi);
+    return philox4x32(counter, vec2<u32>(params.key_lo, params.key_hi));
+}
+
+// (w >> 8) | 1 scaled by 2^-24: a value in [2^-24, 1 - 2^-24], computed exactly.
+fn uniform01(word: u32) -> f32 {
+    return f32((word >> 8u) | 1u) * UNIFORM_STEP;
+}
+
+fn uniform_signed(word: u32) -> f32 {
+    return 2.0 * uniform01(word) - 1.0;
+}
+
+// ln u for u in [2^-24, 1 - 2^-24]: u = 2^e m, m in [sqrt(1/2), sqrt(2)), f = m - 1,
+// ln(1 + f) = 2 artanh(f / (2 + f)) by its Taylor series, in fdlibm's arrangement.
+fn ln_uniform(u: f32) -> f32 {
+    let bits = bitcast<u32>(u);
+    var exponent = i32((bits >> 23u) & 0xFFu) - 127;
+    var mantissa = bitcast<f32>((bits & 0x007FFFFFu) | 0x3F800000u);
+    if (mantissa > SQRT_2) {
+        mantissa = mantissa * 0.5;
+        exponent = exponent + 1;
+    }
+    let f = mantissa - 1.0;
+
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let r = z * (LOG_C0 + z * (LOG_C1 + z * (LOG_C2 + z * LOG_C3)));
+    let half_f2 = 0.5 * f * f;
+    let log1p_f = f - (half_f2 - s * (half_f2 + r));
+
+    let e = f32(exponent);
+    return e * LN2_HI + (log1p_f + e * LN2_LO);
+}
+
+// (sin, cos) of 2 pi uniform01(word), reduced exactly in integers to a quarter turn.
+fn sin_cos_turns(word: u32) -> vec2<f32> {
+    let k = (word >> 8u) | 1u;
+    let quadrant = (k + (1u << 21u)) >> 22u;
+    let t = i32(k) - i32(quadrant << 22u);
+    let x = f32(t) * (UNIFORM_STEP * 4.0);
+    let x2 = x * x;
+
+    let sin_x = x * (SIN_C0 + x2 * (SIN_C1 + x2 * (SIN_C2 + x2 * (SIN_C3 + x2 * SIN_C4))));
+    let cos_x = COS_C0
+        + x2 * (COS_C1 + x2 * (COS_C2 + x2 * (COS_C3 + x2 * (COS_C4 + x2 * COS_C5))));
+
+    switch (quadrant & 3u) {
+        case 0u: {
+            return vec2<f32>(sin_x, cos_x);
+        }
+        case 1u: {
+            return vec2<f32>(cos_x, -sin_x);
+        }
+        case 2u: {
+            return vec2<f32>(-sin_x, -cos_x);
+        }
+        default: {
+            return vec2<f32>(-cos_x, sin_x);
+        }
+    }
+}
+
+// Box-Muller: (r cos theta, r sin theta), r from word_radius, theta from word_angle.
+fn box_muller(word_radius: u32, word_angle: u32) -> vec2<f32> {
+    let radius = sqrt(-2.0 * ln_uniform(uniform01(word_radius)));
+    let sc = sin_cos_turns(word_angle);
+    return vec2<f32>(radius * sc.y, radius * sc.x);
+}
+
+fn block_values(words: vec4<u32>) -> vec4<f32> {
+    switch (params.kind) {
+        case 0u: {
+            let s = vec4<f32>(
+                uniform_signed(words.x),
+                uniform_signed(words.y),
+                uniform_signed(words.z),
+                uniform_signed(words.w),
+            );
+            return vec4<f32>(params.offset) + vec4<f32>(params.scale) * s;
+        }
+        case 1u: {
+            let z01 = box_muller(words.x, words.y);
+            let z23 = box_muller(words.z, words.w);
+            let z = vec4<f32>(z01, z23);
+            return vec4<f32>(params.offset) + vec4<f32>(params.scale) * z;
+        }
+        default: {
+            return vec4<f32>(params.offset);
+        }
+    }
+}
+
+fn invocation_index(gid: vec3<u32>) -> u32 {
+    return gid.x + gid.y * params.row_invocations;
+}
+
+// Writes elements [first, first + len) of the tensor to out_words[0 .. len) as f32 bits.
+@compute
+@workgroup_size(WORKGROUP_SIZE)
+fn fill(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let g = invocation_index(gid);
+    if (g >= params.invocations) {
+        return;
+    }
+    let head = params.first_lo & 3u;
+
+    // Block index = first / 4 + g, 64-bit.
+    let first_block = vec2<u32>(
+        (params.first_lo >> 2u) | (params.first_hi << 30u),
+        params.first_hi >> 2u,
+    );
+    let values = block_values(block_words(add_u64(first_block, g)));
+
+    // Element 4 g + j - head of the output; only those inside [0, len) are written.
+    for (var j = 0u; j < 4u; j++) {
+        let index = 4u * g + j;
+        if (index >= head && index - head < params.len) {
+            out_words[index - head] = bitcast<u32>(values[j]);
+        }
+    }
+}
+
+// Writes the raw words of blocks [first, first + len) to out_words[0 .. 4 len).
+@compute
+@workgroup_size(WORKGROUP_SIZE)
+fn words(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let g = invocation_index(gid);
+    if (g >= params.invocations) {
+        return;
+    }
+    let block = block_words(add_u64(vec2<u32>(params.first_lo, params.first_hi), g));
+    out_words[4u * g] = block.x;
+    out_words[4u * g + 1u] = block.y;
+    out_words[4u * g + 2u] = block.z;
+    out_words[4u * g + 3u] = block.w;
+}

@@ -1,0 +1,105 @@
+//! The CPU fill: the reference values, on all cores.
+//!
+//! Work is split into chunks of [`CHUNK_ELEMS`] elements handed to rayon's thread pool; since
+//! every element is a pure function of its index, the split (and the number of threads)
+//! never changes a value.
+
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::philox::philox4x32;
+use crate::spec::FillPlan;
+use crate::stream::counter;
+
+/// Elements per parallel task: a multiple of 4 (whole blocks), large enough to amortize task
+/// overhead, small enough to balance two to hundreds of cores.
+pub const CHUNK_ELEMS: usize = 1 << 16;
+
+/// Fills `out` with elements `[first_elem, first_elem + out.len())` of the tensor, on the
+/// calling thread.
+///
+/// # Errors
+///
+/// [`crate::Error::InvalidArgument`] if the range is not inside the tensor.
+pub fn fill_range_serial(plan: &FillPlan, first_elem: u64, out: &mut [f32]) -> Result<()> {
+    plan.check_range(first_elem, out.len() as u64)?;
+    write_values(plan, first_elem, out);
+    Ok(())
+}
+
+/// Fills `out` with elements `[first_elem, first_elem + out.len())` of the tensor, on all
+/// cores of rayon's global pool.
+///
+/// # Errors
+///
+/// [`crate::Error::InvalidArgument`] if the range is not inside the tensor.
+///
+/// # Examples
+///
+/// ```
+/// use weight_init::{cpu, spec::TensorSpec};
+///
+/// let spec = TensorSpec::new("W1", vec![4, 2], "he".parse()?);
+/// let plan = spec.plan(7)?;
+/// let mut whole = vec![0.0f32; 8];
+/// cpu::fill_range(&plan, 0, &mut whole)?;
+/// let mut tail = vec![0.0f32; 3];
+/// cpu::fill_range(&plan, 5, &mut tail)?;
+/// assert_eq!(&whole[5..], &tail[..]);
+/// # Ok::<(), weight_init::Error>(())
+/// ```
+pub fn fill_range(plan: &FillPlan, first_elem: u64, out: &mut [f32]) -> Result<()> {
+    plan.check_range(first_elem, out.len() as u64)?;
+
+    // A ragged head up to the next block boundary, then whole-block chunks.
+    let head_len = ((4 - (first_elem % 4) as usize) % 4).min(out.len());
+    let (head, rest) = out.split_at_mut(head_len);
+    write_values(plan, first_elem, head);
+    let rest_first = first_elem + head_len as u64;
+    rest.par_chunks_mut(CHUNK_ELEMS)
+        .enumerate()
+        .for_each(|(i, chunk)| {
+            write_values(plan, rest_first + (i * CHUNK_ELEMS) as u64, chunk);
+        });
+    Ok(())
+}
+
+/// Writes elements `[first_elem, first_elem + out.len())`; the range is already checked.
+fn write_values(plan: &FillPlan, first_elem: u64, out: &mut [f32]) {
+    let affine = plan.affine();
+    let mut elem = first_elem;
+    let mut written = 0;
+    while written < out.len() {
+        let block = elem / 4;
+        let skip = (elem % 4) as usize;
+        let take = (4 - skip).min(out.len() - written);
+        let values = affine.block_values(philox4x32(counter(block, plan.stream), plan.key));
+        out[written..written + take].copy_from_slice(&values[skip..skip + take]);
+        written += take;
+        elem += take as u64;
+    }
+}
+
+/// Raw Philox words of blocks `[first_block, first_block + out.len() / 4)` on `stream`:
+/// `out[4 k + j]` is word `j` of block `first_block + k`. Block indices wrap modulo 2^64.
+///
+/// # Panics
+///
+/// If `out.len()` is not a multiple of 4.
+pub fn words(seed: u64, stream: u64, first_block: u64, out: &mut [u32]) {
+    assert!(
+        out.len() % 4 == 0,
+        "out holds whole blocks of 4 words, got {}",
+        out.len()
+    );
+    let key = crate::stream::key(seed);
+    out.par_chunks_mut(CHUNK_ELEMS)
+        .enumerate()
+        .for_each(|(i, chunk)| {
+            let chunk_first = first_block.wrapping_add((i * CHUNK_ELEMS / 4) as u64);
+            for (k, block) in chunk.chunks_exact_mut(4).enumerate() {
+                let b = chunk_first.wrapping_add(k as u64);
+                block.copy_from_slice(&philox4x32(counter(b, stream), key));
+            }
+        });
+}

@@ -1,0 +1,139 @@
+//! Choosing where values are computed: the CPU path or a GPU, behind one interface.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::gpu::{AdapterPreference, GpuContext};
+use crate::spec::FillPlan;
+
+/// Where the user asked values to be computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    /// A hardware GPU if there is one, else the CPU path (with one warning).
+    #[default]
+    Auto,
+    /// The CPU path.
+    Cpu,
+    /// Any GPU adapter, software ones included; an error if there is none.
+    Gpu,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(DeviceChoice::Auto),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "gpu" => Ok(DeviceChoice::Gpu),
+            _ => Err(Error::invalid(
+                "device",
+                format!("{s:?}; expected auto, cpu or gpu"),
+            )),
+        }
+    }
+}
+
+/// The CPU path or a GPU context. Both give the same values for the same plan.
+#[derive(Debug)]
+pub enum Engine {
+    /// [`crate::cpu`], on rayon's thread pool.
+    Cpu,
+    /// A wgpu device.
+    Gpu(Box<GpuContext>),
+}
+
+impl Engine {
+    /// The engine for `choice`.
+    ///
+    /// # Errors
+    ///
+    /// For [`DeviceChoice::Gpu`], the errors of [`GpuContext::new`]. [`DeviceChoice::Auto`]
+    /// never fails: without a usable hardware GPU it logs one warning and returns the CPU path.
+    pub fn new(choice: DeviceChoice) -> Result<Self> {
+        match choice {
+            DeviceChoice::Cpu => Ok(Engine::Cpu),
+            DeviceChoice::Gpu => Ok(Engine::Gpu(Box::new(GpuContext::new(
+                AdapterPreference::Any,
+            )?))),
+            DeviceChoice::Auto => match GpuContext::new(AdapterPreference::HardwareOnly) {
+                Ok(gpu) => Ok(Engine::Gpu(Box::new(gpu))),
+                Err(e) => {
+                    log::warn!("using the CPU path: {e}");
+                    Ok(Engine::Cpu)
+                }
+            },
+        }
+    }
+
+    /// Elements `[first_elem, first_elem + out.len())` of the planned tensor into `out`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`crate::cpu::fill_range`] or [`GpuContext::fill_range`].
+    pub fn fill_range(&self, plan: &FillPlan, first_elem: u64, out: &mut [f32]) -> Result<()> {
+        match self {
+            Engine::Cpu => crate::cpu::fill_range(plan, first_elem, out),
+            Engine::Gpu(gpu) => gpu.fill_range(plan, first_elem, out),
+        }
+    }
+
+    /// The whole planned tensor.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`] if the tensor does not fit in this process's address space; those of
+    /// [`Engine::fill_range`].
+    pub fn fill(&self, plan: &FillPlan) -> Result<Vec<f32>> {
+        let len = usize::try_from(plan.len_elems)
+            .ok()
+            .filter(|&n| n.checked_mul(4).is_some_and(|b| b <= isize::MAX as usize))
+            .ok_or_else(|| Error::TooLarge {
+                what: "tensor size in bytes",
+                value: format!("4 * {}", plan.len_elems),
+                limit: isize::MAX.to_string(),
+            })?;
+        let mut out = vec![0.0f32; len];
+        self.fill_range(plan, 0, &mut out)?;
+        Ok(out)
+    }
+
+    /// Raw Philox words of blocks `[first_block, first_block + out.len() / 4)` on `stream`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `out.len()` is not a multiple of 4; GPU errors.
+    pub fn words(&self, seed: u64, stream: u64, first_block: u64, out: &mut [u32]) -> Result<()> {
+        match self {
+            Engine::Cpu => {
+                if out.len() % 4 != 0 {
+                    return Err(Error::invalid(
+                        "word count",
+                        format!("{} is not a whole number of 4-word blocks", out.len()),
+                    ));
+                }
+                crate::cpu::words(seed, stream, first_block, out);
+                Ok(())
+            }
+            Engine::Gpu(gpu) => gpu.words(seed, stream, first_block, out),
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    /// `CPU path (N threads)` or `GPU <name> (<backend>, <type>)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Engine::Cpu => write!(f, "CPU path ({} threads)", rayon::current_num_threads()),
+            Engine::Gpu(gpu) => {
+                let info = gpu.adapter_info();
+                write!(
+                    f,
+                    "GPU {} ({:?}, {:?})",
+                    info.name, info.backend, info.device_type
+                )
+            }
+        }
+    }
+}

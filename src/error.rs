@@ -1,0 +1,118 @@
+//! The crate's error type: one enum whose variants name causes, with the bad value and the
+//! limit it broke in each message.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `weight_init`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A caller-supplied argument is outside its valid range or malformed.
+    #[error("invalid {what}: {detail}")]
+    InvalidArgument {
+        /// What the argument is (`"shape"`, `"std"`, `"scheme"`, ...).
+        what: &'static str,
+        /// What is wrong with it, quoting the value.
+        detail: String,
+    },
+
+    /// A fan-based scheme was asked for on a tensor whose fans are undefined.
+    #[error(
+        "scheme {scheme} needs a tensor of at least 2 dimensions to compute fans, got shape {shape:?}"
+    )]
+    FansUndefined {
+        /// The scheme's name.
+        scheme: String,
+        /// The tensor's shape.
+        shape: Vec<u64>,
+    },
+
+    /// A size or index does not fit the arithmetic or the memory it must fit.
+    #[error("{what} is too large: {value} exceeds the limit of {limit}")]
+    TooLarge {
+        /// What overflowed (`"element count"`, `"element range end"`, ...).
+        what: &'static str,
+        /// The value, as text since it may not fit any integer type.
+        value: String,
+        /// The limit it broke.
+        limit: String,
+    },
+
+    /// No GPU adapter could be found (or none of the requested kind).
+    #[error("no GPU adapter found{detail}")]
+    NoAdapter {
+        /// Extra context, starting with ": " when present.
+        detail: String,
+    },
+
+    /// The adapter refused to create a device.
+    #[error("could not create a device on adapter {adapter}")]
+    RequestDevice {
+        /// The adapter's name.
+        adapter: String,
+        /// wgpu's error.
+        #[source]
+        source: wgpu::RequestDeviceError,
+    },
+
+    /// A device limit would be exceeded.
+    #[error("{what} of {value} exceeds the device limit {limit}")]
+    LimitExceeded {
+        /// Which limit.
+        what: &'static str,
+        /// The requested value.
+        value: u64,
+        /// The device's limit.
+        limit: u64,
+    },
+
+    /// wgpu rejected the shader or the pipeline.
+    #[error("GPU pipeline creation failed: {0}")]
+    ShaderRejected(String),
+
+    /// wgpu reported a validation or out-of-memory error for GPU work.
+    #[error("GPU {operation} failed: {message}")]
+    GpuValidation {
+        /// What was being done.
+        operation: &'static str,
+        /// wgpu's message.
+        message: String,
+    },
+
+    /// Mapping a buffer for readback failed.
+    #[error("mapping a GPU buffer for readback failed: {0}")]
+    MapFailed(String),
+
+    /// The device was lost or waiting for it failed.
+    #[error("GPU device lost or unresponsive: {0}")]
+    DeviceLost(String),
+
+    /// Reading or writing a file failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done (`"cannot write"`).
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The safetensors serializer rejected the data.
+    #[error("safetensors serialization failed: {0}")]
+    Safetensors(#[from] safetensors::SafeTensorError),
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An [`Error::InvalidArgument`].
+    pub(crate) fn invalid(what: &'static str, detail: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            what,
+            detail: detail.into(),
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! Adapter choice, device creation, and fills read back to host memory.
+
+use std::sync::{Arc, Mutex, mpsc};
+
+use wgpu::util::DeviceExt;
+
+use super::kernel::{self, Grid, MAX_WORKGROUPS_PER_DIM, Params};
+use crate::error::{Error, Result};
+use crate::spec::FillPlan;
+
+/// Which adapters [`GpuContext::new`] may pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdapterPreference {
+    /// Any adapter that runs compute shaders, software ones (lavapipe, llvmpipe) included.
+    Any,
+    /// Only hardware adapters: discrete, integrated or virtual GPUs.
+    HardwareOnly,
+}
+
+/// A wgpu device with the weight kernels compiled for it.
+///
+/// Pipelines are created once, in [`GpuContext::new`], and reused by every fill.
+#[derive(Debug)]
+pub struct GpuContext {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    layout: wgpu::BindGroupLayout,
+    fill_pipeline: wgpu::ComputePipeline,
+    words_pipeline: wgpu::ComputePipeline,
+    max_chunk_elems: Option<u64>,
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+/// Preference order among adapters: discrete first, software last; native APIs before GL.
+fn adapter_rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let kind = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    };
+    (kind, u8::from(info.backend == wgpu::Backend::Gl))
+}
+
+impl GpuContext {
+    /// Picks the best adapter allowed by `preference` and builds the kernels on it.
+    ///
+    /// Vulkan, Metal and DX12 adapters are considered; wgpu's `WGPU_BACKEND` environment
+    /// variable (for example `gl`) selects others.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoAdapter`] when no adapter qualifies; those of [`GpuContext::from_adapter`].
+    pub fn new(preference: AdapterPreference) -> Result<Self> {
+        // Vulkan, Metal and DX12 by default: the GL backend adds nothing for compute and its
+        // EGL probe logs errors on headless machines. WGPU_BACKEND=gl still selects it.
+        let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        descriptor.backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
+        let instance = wgpu::Instance::new(descriptor);
+        let mut adapters: Vec<wgpu::Adapter> =
+            pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+                .into_iter()
+                .filter(|a| {
+                    a.get_downlevel_capabilities()
+                        .flags
+                        .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+                })
+                .collect();
+        let seen: Vec<String> = adapters
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} ({:?}, {:?})",
+                    a.get_info().name,
+                    a.get_info().device_type,
+                    a.get_info().backend
+                )
+            })
+            .collect();
+        if preference == AdapterPreference::HardwareOnly {
+            adapters.retain(|a| a.get_info().device_type != wgpu::DeviceType::Cpu);
+        }
+        adapters.sort_by_key(|a| adapter_rank(&a.get_info()));
+        let Some(adapter) = adapters.into_iter().next() else {
+            let detail = match (preference, seen.is_empty()) {
+                (_, true) => ": no Vulkan, Metal, DX12 or GL driver offers compute shaders \
+                     (on Linux without a GPU, install mesa-vulkan-drivers for lavapipe)"
+                    .to_string(),
+                (AdapterPreference::HardwareOnly, false) => {
+                    format!(": only software adapters are present: {}", seen.join(", "))
+                }
+                (AdapterPreference::Any, false) => String::new(),
+            };
+            return Err(Error::NoAdapter { detail });
+        };
+        Self::from_adapter(&adapter)
+    }
+
+    /// Creates a device on `adapter` with the adapter's own limits and builds the kernels.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RequestDevice`] if the device cannot be created, [`Error::ShaderRejected`] if
+    /// the kernel does not compile on it.
+    pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self> {
+        let info = adapter.get_info();
+        let descriptor = wgpu::DeviceDescriptor {
+            label: Some("weight-init"),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        };
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&descriptor)).map_err(|source| {
+                Error::RequestDevice {
+                    adapter: info.name.clone(),
+                    source,
+                }
+            })?;
+        if info.device_type == wgpu::DeviceType::Cpu {
+            log::warn!(
+                "GPU path on a software adapter ({}): correct but slow",
+                info.name
+            );
+        }
+
+        let lost = Arc::new(Mutex::new(None));
+        let lost_flag = Arc::clone(&lost);
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut slot) = lost_flag.lock() {
+                *slot = Some(format!("{reason:?}: {message}"));
+            }
+        });
+        device.on_uncaptured_error(Arc::new(|error| {
+            log::error!("uncaptured wgpu error: {error}");
+        }));
+
+        let (layout, fill_pipeline, words_pipeline) = build_pipelines(&device)?;
+        Ok(Self {
+            device,
+            queue,
+            info,
+            layout,
+            fill_pipeline,
+            words_pipeline,
+            max_chunk_elems: None,
+            lost,
+        })
+    }
+
+    /// The adapter's name, backend and type.
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    /// Whether the adapter is a software rasterizer running on the CPU.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// Caps the elements per dispatch (rounded down to a multiple of 4, at least 4), or
+    /// removes the cap with `None`. Values never depend on it; tests use it to force many
+    /// chunks.
+    pub fn set_max_chunk_elems(&mut self, max_chunk_elems: Option<u64>) {
+        self.max_chunk_elems = max_chunk_elems;
+    }
+
+    /// Elements per dispatch on this device.
+    pub fn chunk_elems(&self) -> u64 {
+        kernel::chunk_elems(&self.device.limits(), self.max_chunk_elems)
+    }
+
+    /// Fills `out` with elements `[first_elem, first_elem + out.len())` of the tensor on the
+    /// GPU and reads them back.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if the range is outside the tensor; GPU errors
+    /// ([`Error::GpuValidation`], [`Error::MapFailed`], [`Error::DeviceLost`]).
+    pub fn fill_range(&self, plan: &FillPlan, first_elem: u64, out: &mut [f32]) -> Result<()> {
+        plan.check_range(first_elem, out.len() as u64)?;
+        let affine = plan.affine();
+        let chunk = self.chunk_elems();
+        log::debug!(
+            "gpu fill: {} elements from {first_elem} on stream {:#x}, {} per dispatch",
+            out.len(),
+            plan.stream,
+            chunk
+        );
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
+        self.run_chunks(&self.fill_pipeline, bytes, chunk, |done_elems, len| {
+            let first = first_elem + done_elems;
+            Params {
+                key_lo: plan.key[0],
+                key_hi: plan.key[1],
+                stream_lo: plan.stream as u32,
+                stream_hi: (plan.stream >> 32) as u32,
+                first_lo: first as u32,
+                first_hi: (first >> 32) as u32,
+                len,
+                kind: affine.kind as u32,
+                offset: affine.offset,
+                scale: affine.scale,
+                row_invocations: 0,
+                invocations: ((first % 4) as u32 + len).div_ceil(4),
+            }
+        })
+    }
+
+    /// Raw Philox words of blocks `[first_block, first_block + out.len() / 4)`, as
+    /// [`crate::cpu::words`] computes them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `out.len()` is not a multiple of 4; GPU errors as for
+    /// [`GpuContext::fill_range`].
+    pub fn words(&self, seed: u64, stream: u64, first_block: u64, out: &mut [u32]) -> Result<()> {
+        if out.len() % 4 != 0 {
+            return Err(Error::invalid(
+                "word count",
+                format!("{} is not a whole number of 4-word blocks", out.len()),
+            ));
+        }
+        let key = crate::stream::key(seed);
+        let chunk = self.chunk_elems();
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
+        self.run_chunks(
+            &self.words_pipeline,
+            bytes,
+            chunk,
+            |done_words, len_words| {
+                let first = first_block.wrapping_add(done_words / 4);
+                Params {
+                    key_lo: key[0],
+                    key_hi: key[1],
+                    stream_lo: stream as u32,
+                    stream_hi: (stream >> 32) as u32,
+                    first_lo: first as u32,
+                    first_hi: (first >> 32) as u32,
+                    len: len_words / 4,
+                    kind: 0,
+                    offset: 0.0,
+                    scale: 0.0,
+                    row_invocations: 0,
+                    invocations: len_words / 4,
+                }
+            },
+        )
+    }
+
+    /// Runs `pipeline` once per chunk of `chunk_items` 4-byte items of `out` and copies each
+    /// chunk's output back. `params(done_items, len_items)` describes one chunk; the grid
+    /// fields are filled in here.
+    fn run_chunks(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        out: &mut [u8],
+        chunk_items: u64,
+        params: impl Fn(u64, u32) -> Params,
+    ) -> Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        let chunk_bytes = (chunk_items * 4).min(out.len() as u64);
+        let scope = ErrorScopes::push(&self.device);
+        let storage = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("weight-init output"),
+            size: chunk_bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("weight-init readback"),
+            size: chunk_bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        scope.pop("buffer allocation")?;
+
+        for (i, dst) in out.chunks_mut(chunk_bytes as usize).enumerate() {
+            let done_items = i as u64 * (chunk_bytes / 4);
+            let mut p = params(done_items, (dst.len() / 4) as u32);
+            let grid = kernel::grid(p.invocations, self.max_workgroups_per_dim());
+            p.row_invocations = grid.row_invocations;
+            self.dispatch_and_read(pipeline, &storage, &staging, p, grid, dst)?;
+        }
+        Ok(())
+    }
+
+    fn max_workgroups_per_dim(&self) -> u32 {
+        self.device
+            .limits()
+            .max_compute_workgroups_per_dimension
+            .min(MAX_WORKGROUPS_PER_DIM)
+    }
+
+    /// One dispatch into `storage`, copied through `staging` into `dst`.
+    fn dispatch_and_read(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        storage: &wgpu::Buffer,
+        staging: &wgpu::Buffer,
+        params: Params,
+        grid: Grid,
+        dst: &mut [u8],
+    ) -> Result<()> {
+        let scope = ErrorScopes::push(&self.device);
+        let uniform = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("weight-init params"),
+                contents: bytemuck::bytes_of(&params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("weight-init bindings"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: uniform.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: storage.as_entire_binding(),
+                },
+            ],
+        });
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("weight-init"),
+            });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("weight-init fill"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(grid.x, grid.y, 1);
+        }
+        let len_bytes = dst.len() as u64;
+        encoder.copy_buffer_to_buffer(storage, 0, staging, 0, len_bytes);
+        self.queue.submit([encoder.finish()]);
+        scope.pop("dispatch")?;
+
+        self.read_staging(staging, dst)
+    }
+
+    /// Maps the first `dst.len()` bytes of `staging`, copies them out and unmaps.
+    fn read_staging(&self, staging: &wgpu::Buffer, dst: &mut [u8]) -> Result<()> {
+        let len_bytes = dst.len() as u64;
+        let (sender, receiver) = mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, 0..len_bytes, move |result| {
+            // The receiver outlives the poll below; a send can only fail if it is gone.
+            let _ = sender.send(result);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::DeviceLost(self.lost_reason().unwrap_or_else(|| e.to_string())))?;
+        match receiver.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Error::MapFailed(e.to_string())),
+            Err(_) => {
+                return Err(Error::MapFailed(
+                    self.lost_reason()
+                        .unwrap_or_else(|| "the map callback never ran".into()),
+                ));
+            }
+        }
+        {
+            let view = staging
+                .get_mapped_range(0..len_bytes)
+                .map_err(|e| Error::MapFailed(e.to_string()))?;
+            dst.copy_from_slice(&view);
+        }
+        staging.unmap();
+        if let Some(reason) = self.lost_reason() {
+            return Err(Error::DeviceLost(reason));
+        }
+        Ok(())
+    }
+
+    fn lost_reason(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
+/// The bind group layout and the `fill` and `words` pipelines, created in an error scope.
+fn build_pipelines(
+    device: &wgpu::Device,
+) -> Result<(
+    wgpu::BindGroupLayout,
+    wgpu::ComputePipeline,
+    wgpu::ComputePipeline,
+)> {
+    let scope = ErrorScopes::push(device);
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("fill.wgsl"),
+        source: wgpu::ShaderSource::Wgsl(kernel::FILL_WGSL.into()),
+    });
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("weight-init layout"),
+        entries: &[
+            wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<Params>() as u64),
+                },
+                count: None,
+            },
+            wgpu::BindGroupLayoutEntry {
+                binding: 1,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only: false },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            },
+        ],
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some("weight-init pipeline layout"),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    let constants = kernel::override_constants();
+    let pipeline = |entry_point: &str| {
+        device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(entry_point),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(entry_point),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &constants,
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        })
+    };
+    let fill = pipeline("fill");
+    let words = pipeline("words");
+    scope
+        .pop("pipeline creation")
+        .map_err(|e| Error::ShaderRejected(e.to_string()))?;
+    Ok((layout, fill, words))
+}
+
+/// A validation scope inside an out-of-memory scope, popped together.
+struct ErrorScopes {
+    validation: wgpu::ErrorScopeGuard,
+    out_of_memory: wgpu::ErrorScopeGuard,
+}
+
+impl ErrorScopes {
+    fn push(device: &wgpu::Device) -> Self {
+        let out_of_memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        Self {
+            validation,
+            out_of_memory,
+        }
+    }
+
+    fn pop(self, operation: &'static str) -> Result<()> {
+        let validation = pollster::block_on(self.validation.pop());
+        let out_of_memory = pollster::block_on(self.out_of_memory.pop());
+        match validation.or(out_of_memory) {
+            None => Ok(()),
+            Some(error) => Err(Error::GpuValidation {
+                operation,
+                message: error.to_string(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The WGSL kernel's interface: its parameter block, its override constants, and the
+//! geometry of a dispatch.
+
+use crate::transform::{COS_COEFFS, LOG_COEFFS, SIN_COEFFS, UNIFORM_STEP};
+
+/// The kernel source, `shaders/fill.wgsl`, embedded at compile time.
+pub const FILL_WGSL: &str = include_str!("../../shaders/fill.wgsl");
+
+/// Invocations per workgroup (the shader's `WORKGROUP_SIZE` override). Each invocation makes
+/// one block of four values.
+pub const WORKGROUP_SIZE: u32 = 256;
+
+/// Workgroups per grid dimension that WebGPU guarantees (`max_compute_workgroups_per_dimension`
+/// default); larger grids use a second dimension.
+pub const MAX_WORKGROUPS_PER_DIM: u32 = 65_535;
+
+/// The shader's `Params` uniform block, field for field.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Params {
+    /// Seed, low word (Philox key word 0).
+    pub key_lo: u32,
+    /// Seed, high word (Philox key word 1).
+    pub key_hi: u32,
+    /// Stream id, low word (counter word 2).
+    pub stream_lo: u32,
+    /// Stream id, high word (counter word 3).
+    pub stream_hi: u32,
+    /// `fill`: first element index, low word; `words`: first block index, low word.
+    pub first_lo: u32,
+    /// High word of `first`.
+    pub first_hi: u32,
+    /// `fill`: elements to write; `words`: blocks to write.
+    pub len: u32,
+    /// [`crate::transform::Kind`] code.
+    pub kind: u32,
+    /// Added last.
+    pub offset: f32,
+    /// Multiplies the uniform or normal.
+    pub scale: f32,
+    /// Invocations per row of the 2-D grid.
+    pub row_invocations: u32,
+    /// Invocations that have work.
+    pub invocations: u32,
+}
+
+/// The values of the shader's override constants, from the Rust constants they mirror.
+pub fn override_constants() -> Vec<(&'static str, f64)> {
+    let mut constants = vec![
+        ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
+        ("UNIFORM_STEP", f64::from(UNIFORM_STEP)),
+        ("SQRT_2", f64::from(core::f32::consts::SQRT_2)),
+        ("LN2_HI", f64::from(crate::transform::LN2_HI)),
+        ("LN2_LO", f64::from(crate::transform::LN2_LO)),
+    ];
+    const LOG: [&str; 4] = ["LOG_C0", "LOG_C1", "LOG_C2", "LOG_C3"];
+    const SIN: [&str; 5] = ["SIN_C0", "SIN_C1", "SIN_C2", "SIN_C3", "SIN_C4"];
+    const COS: [&str; 6] = ["COS_C0", "COS_C1", "COS_C2", "COS_C3", "COS_C4", "COS_C5"];
+    constants.extend(LOG.iter().zip(LOG_COEFFS).map(|(n, c)| (*n, f64::from(c))));
+    constants.extend(SIN.iter().zip(SIN_COEFFS).map(|(n, c)| (*n, f64::from(c))));
+    constants.extend(COS.iter().zip(COS_COEFFS).map(|(n, c)| (*n, f64::from(c))));
+    constants
+}
+
+/// A dispatch grid: `(x, y)` workgroups and the invocations per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grid {
+    /// Workgroups along x.
+    pub x: u32,
+    /// Workgroups along y.
+    pub y: u32,
+    /// `x * WORKGROUP_SIZE`.
+    pub row_invocations: u32,
+}
+
+/// The smallest near-square-free grid covering `invocations`: one row while it fits in
+/// `max_per_dim` workgroups, else full rows of `max_per_dim`.
+///
+/// # Panics
+///
+/// If `invocations` needs more than `max_per_dim^2` workgroups; [`chunk_elems`] keeps chunks
+/// far below that.
+pub fn grid(invocations: u32, max_per_dim: u32) -> Grid {
+    let workgroups = invocations.div_ceil(WORKGROUP_SIZE).max(1);
+    let x = workgroups.min(max_per_dim);
+    let y = workgroups.div_ceil(x);
+    assert!(
+        y <= max_per_dim,
+        "{invocations} invocations exceed a {max_per_dim}^2 grid"
+    );
+    Grid {
+        x,
+        y,
+        row_invocations: x * WORKGROUP_SIZE,
+    }
+}
+
+/// Elements per `fill` dispatch: the largest multiple of 4 whose f32 output fits one storage
+/// binding and one buffer, at most `requested` when given, and at most 2^28 (1 GiB), so that
+/// `4 * invocations` stays far from u32 overflow in the shader.
+pub fn chunk_elems(limits: &wgpu::Limits, requested: Option<u64>) -> u64 {
+    let binding_bytes = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
+    let mut elems = (binding_bytes / 4).min(1 << 28);
+    if let Some(r) = requested {
+        elems = elems.min(r.max(1));
+    }
+    (elems / 4 * 4).max(4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_uses_a_second_dimension_past_65535_workgroups() {
+        let g = grid(1000, MAX_WORKGROUPS_PER_DIM);
+        assert_eq!((g.x, g.y), (4, 1));
+        let many = 70_000 * WORKGROUP_SIZE;
+        let g = grid(many, MAX_WORKGROUPS_PER_DIM);
+        assert_eq!((g.x, g.y), (MAX_WORKGROUPS_PER_DIM, 2));
+        assert!(u64::from(g.x) * u64::from(g.y) * u64::from(WORKGROUP_SIZE) >= u64::from(many));
+    }
+
+    #[test]
+    fn chunks_fit_the_binding_limit() {
+        let limits = wgpu::Limits {
+            max_storage_buffer_binding_size: 128 << 20,
+            ..wgpu::Limits::default()
+        };
+        assert_eq!(chunk_elems(&limits, None), 32 << 20);
+        assert_eq!(chunk_elems(&limits, Some(1001)), 1000);
+        assert_eq!(chunk_elems(&limits, Some(1)), 4);
+    }
+
+    #[test]
+    fn shader_parses_and_validates_with_naga() {
+        let module = naga::front::wgsl::parse_str(FILL_WGSL).expect("fill.wgsl parses");
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::default(),
+        )
+        .validate(&module)
+        .expect("fill.wgsl validates");
+        let names: Vec<_> = module
+            .overrides
+            .iter()
+            .filter_map(|(_, o)| o.name.clone())
+            .collect();
+        for (name, _) in override_constants() {
+            assert!(
+                names.iter().any(|n| n == name),
+                "override {name} missing from the shader"
+            );
+        }
+        assert_eq!(
+            names.len(),
+            override_constants().len(),
+            "shader overrides: {names:?}"
+        );
+    }
+
+    #[test]
+    fn params_layout_matches_the_shader_struct_size() {
+        // 12 four-byte fields; WGSL uniform structs round up to 16 bytes.
+        assert_eq!(core::mem::size_of::<Params>(), 48);
+    }
+}

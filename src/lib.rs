@@ -1,0 +1,53 @@
+//! Reproducible neural-network weight initialization on the GPU (wgpu) and the CPU.
+//!
+//! The value of element `i` of a tensor is a pure function of `(seed, stream, scheme, i)`:
+//! it does not depend on the device, the thread count, the chunking, the workgroup size or
+//! which slice of the tensor is generated. The CPU path and the WGSL kernel compute the same
+//! numbers.
+//!
+//! # Vocabulary
+//!
+//! - *seed*: the user's 64-bit number; it becomes the Philox *key* (two 32-bit words).
+//! - *stream*: a 64-bit id per tensor, by default the FNV-1a hash of its name.
+//! - *counter*: Philox's 128-bit input, `(block lo, block hi, stream lo, stream hi)`.
+//! - *block*: the four 32-bit words Philox makes from one counter; block `b` feeds elements
+//!   `4b .. 4b + 4`.
+//! - *round*: one multiply/xor step of Philox; the generator uses ten.
+//! - *offset*: the index of the first element a fill writes.
+//!
+//! # Pipeline
+//!
+//! [`philox`] makes words, [`stream`] says which words each element uses, [`transform`] turns
+//! words into uniforms and normals, [`scheme`] and [`spec`] turn a scheme and a shape into a
+//! distribution, and [`cpu`] or [`gpu`] (chosen through [`engine`]) fill memory. [`output`]
+//! writes files and [`display`] prints arrays as NumPy does.
+//!
+//! # Examples
+//!
+//! ```
+//! use weight_init::engine::{DeviceChoice, Engine};
+//! use weight_init::spec::TensorSpec;
+//!
+//! let w1 = TensorSpec::new("W1", vec![4, 2], "he".parse()?);
+//! let plan = w1.plan(7)?;
+//! let values = Engine::new(DeviceChoice::Cpu)?.fill(&plan)?;
+//! assert_eq!(values.len(), 8);
+//! # Ok::<(), weight_init::Error>(())
+//! ```
+
+#![deny(missing_docs, missing_debug_implementations)]
+#![doc(test(attr(deny(warnings))))]
+
+pub mod philox;
+pub mod stream;
+pub mod transform;
+pub mod scheme;
+pub mod spec;
+pub mod cpu;
+pub mod gpu;
+pub mod engine;
+pub mod output;
+pub mod display;
+mod error;
+
+pub use error::{Error, Result};

@@ -1,0 +1,379 @@
+//! Words to values: the uniform conversion, Box–Muller, and the affine map of a distribution.
+//!
+//! Every function here is written with the operations `shaders/fill.wgsl` uses, in the same
+//! order: integer shifts, exact integer-to-float conversions, and f32 add, multiply, divide and
+//! square root without fused multiply-add. Where the GPU rounds those as IEEE 754 requires (as
+//! Mesa's lavapipe does) the two paths agree bit for bit; the logarithm and sine/cosine are our
+//! own polynomials for that reason, never the platform's `ln`/`sin_cos`.
+//!
+//! # Uniform conversion
+//!
+//! [`uniform01`] maps a word `w` to `u = ((w >> 8) | 1) * 2^-24`: the top 23 bits of `w` pick
+//! one of the 2^23 odd multiples of 2^-24, every one exactly representable in f32. Hence
+//! `u` lies in the closed interval `[2^-24, 1 - 2^-24]` (strictly inside (0, 1)) for every
+//! input, including 0 and `0xFFFF_FFFF`, and the grid is symmetric about 1/2.
+//!
+//! # Box–Muller
+//!
+//! A pair of words `(w_a, w_b)` becomes two independent standard normals[^box1958]:
+//! `r = sqrt(-2 ln u(w_a))`, `theta = 2 pi u(w_b)`, `z = (r cos theta, r sin theta)`. Within a
+//! block, words (0, 1) give elements 0 and 1, words (2, 3) give elements 2 and 3.
+//!
+//! ## Limitations
+//!
+//! Since `u >= 2^-24`, the radius is at most `sqrt(48 ln 2) = 5.768...` ([`MAX_ABS_NORMAL`]):
+//! no standard normal beyond 5.77 sigma is produced. The true probability of `|z| > 5.77` is
+//! about 8e-9, so this truncation is invisible below about 10^10 samples.
+//!
+//! [^box1958]: G. E. P. Box and M. E. Muller, 1958, "A note on the generation of random normal
+//!     deviates", The Annals of Mathematical Statistics 29(2), 610–611,
+//!     <https://doi.org/10.1214/aoms/1177706645>.
+
+use core::f64::consts::{FRAC_PI_2, LN_2};
+
+use crate::philox::Block;
+
+/// 2^-24, the spacing of the uniform grid (exact in f32).
+pub const UNIFORM_STEP: f32 = 1.0 / 16_777_216.0;
+/// Smallest value of [`uniform01`]: 2^-24, reached for words below 2^9.
+pub const UNIFORM_MIN: f32 = UNIFORM_STEP;
+/// Largest value of [`uniform01`]: 1 - 2^-24, reached for words from 0xFFFF_FF00 up.
+pub const UNIFORM_MAX: f32 = 1.0 - UNIFORM_STEP;
+/// Largest |z| Box–Muller can return: sqrt(-2 ln 2^-24) = sqrt(48 ln 2), rounded up to f32.
+pub const MAX_ABS_NORMAL: f32 = 5.768_323;
+
+// ln 2 split so that `e * LN2_HI` is exact for |e| < 2^7 (LN2_HI has 17 significant bits);
+// the same split as fdlibm's `e_logf.c`.
+/// High part of ln 2: 0x3F31_7180.
+pub(crate) const LN2_HI: f32 = 0.693_145_751_953_125;
+/// Low part of ln 2: ln 2 - LN2_HI, rounded to f32.
+pub(crate) const LN2_LO: f32 = (LN_2 - LN2_HI as f64) as f32;
+
+/// Coefficients of ln(1 + f) = 2s + s R(s^2), s = f / (2 + f): the Taylor series of
+/// 2 artanh(s), R(z) = z (2/3 + z (2/5 + z (2/7 + z 2/9))). For |s| <= 3 - 2 sqrt(2) the first
+/// omitted term is below 2e-9 relative, a thirtieth of an f32 ulp.
+pub const LOG_COEFFS: [f32; 4] = [
+    (2.0 / 3.0_f64) as f32,
+    (2.0 / 5.0_f64) as f32,
+    (2.0 / 7.0_f64) as f32,
+    (2.0 / 9.0_f64) as f32,
+];
+
+const HALF_PI_2: f64 = FRAC_PI_2 * FRAC_PI_2;
+const HALF_PI_4: f64 = HALF_PI_2 * HALF_PI_2;
+const HALF_PI_8: f64 = HALF_PI_4 * HALF_PI_4;
+
+/// Taylor coefficients of sin(pi x / 2) = x (S1 + x^2 (S3 + ... + x^2 S9)), Sk = (-1)^((k-1)/2)
+/// (pi/2)^k / k!. For |x| <= 1/2 the first omitted term is below 2e-9.
+pub const SIN_COEFFS: [f32; 5] = [
+    FRAC_PI_2 as f32,
+    (-FRAC_PI_2 * HALF_PI_2 / 6.0) as f32,
+    (FRAC_PI_2 * HALF_PI_4 / 120.0) as f32,
+    (-FRAC_PI_2 * HALF_PI_4 * HALF_PI_2 / 5_040.0) as f32,
+    (FRAC_PI_2 * HALF_PI_8 / 362_880.0) as f32,
+];
+
+/// Taylor coefficients of cos(pi x / 2) = C0 + x^2 (C2 + ... + x^2 C10), Ck = (-1)^(k/2)
+/// (pi/2)^k / k!. For |x| <= 1/2 the first omitted term is below 2e-10.
+pub const COS_COEFFS: [f32; 6] = [
+    1.0,
+    (-HALF_PI_2 / 2.0) as f32,
+    (HALF_PI_4 / 24.0) as f32,
+    (-HALF_PI_4 * HALF_PI_2 / 720.0) as f32,
+    (HALF_PI_8 / 40_320.0) as f32,
+    (-HALF_PI_8 * HALF_PI_2 / 3_628_800.0) as f32,
+];
+
+/// The odd 24-bit integer `(w >> 8) | 1` that [`uniform01`] scales by 2^-24.
+#[inline(always)]
+fn odd24(word: u32) -> u32 {
+    (word >> 8) | 1
+}
+
+/// A word to a uniform in `[2^-24, 1 - 2^-24]`, strictly inside (0, 1); see the module docs.
+#[inline(always)]
+pub fn uniform01(word: u32) -> f32 {
+    odd24(word) as f32 * UNIFORM_STEP
+}
+
+/// A word to a uniform in `[-1 + 2^-23, 1 - 2^-23]`, symmetric about 0: `2 u - 1`, exact.
+#[inline(always)]
+pub fn uniform_signed(word: u32) -> f32 {
+    2.0 * uniform01(word) - 1.0
+}
+
+/// Natural logarithm of a uniform from [`uniform01`].
+///
+/// `u = 2^e m` with `m` in `[sqrt(1/2), sqrt(2))`, then `ln u = e ln 2 + ln(1 + f)`, `f = m - 1`,
+/// with ln(1 + f) from [`LOG_COEFFS`] in fdlibm's form `f - (f^2/2 - s (f^2/2 + R))`. Accurate to
+/// about one ulp for every positive normal f32; callers only pass `[2^-24, 1 - 2^-24]`.
+#[inline(always)]
+pub fn ln_uniform(u: f32) -> f32 {
+    // Split u into exponent and a mantissa in [1, 2), then recentre the mantissa on 1.
+    let bits = u.to_bits();
+    let mut exponent = ((bits >> 23) & 0xFF) as i32 - 127;
+    let mut mantissa = f32::from_bits((bits & 0x007F_FFFF) | 0x3F80_0000);
+    if mantissa > core::f32::consts::SQRT_2 {
+        mantissa *= 0.5;
+        exponent += 1;
+    }
+    let f = mantissa - 1.0;
+
+    // ln(1 + f) = 2 artanh(s); the subtraction order keeps the small terms small.
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let r = z * (LOG_COEFFS[0] + z * (LOG_COEFFS[1] + z * (LOG_COEFFS[2] + z * LOG_COEFFS[3])));
+    let half_f2 = 0.5 * f * f;
+    let log1p_f = f - (half_f2 - s * (half_f2 + r));
+
+    let e = exponent as f32;
+    e * LN2_HI + (log1p_f + e * LN2_LO)
+}
+
+/// `(sin, cos)` of `2 pi u(word)` for the uniform of [`uniform01`].
+///
+/// The angle is reduced exactly in integers: `u = k 2^-24` with `k` odd, so `4u = q + x` with
+/// the quadrant `q = round(4u)` and `x` in [-1/2, 1/2] a multiple of 2^-22; then
+/// `sin(pi x / 2)` and `cos(pi x / 2)` come from [`SIN_COEFFS`] and [`COS_COEFFS`] and are
+/// rotated by `q` quarter turns.
+#[inline(always)]
+pub fn sin_cos_turns(word: u32) -> (f32, f32) {
+    // Exact reduction: k = 2^22 q + t with |t| <= 2^21.
+    let k = odd24(word);
+    let quadrant = (k + (1 << 21)) >> 22;
+    let t = k as i32 - (quadrant << 22) as i32;
+    let x = t as f32 * (1.0 / 4_194_304.0);
+    let x2 = x * x;
+
+    let sin_x = x
+        * (SIN_COEFFS[0]
+            + x2 * (SIN_COEFFS[1]
+                + x2 * (SIN_COEFFS[2] + x2 * (SIN_COEFFS[3] + x2 * SIN_COEFFS[4]))));
+    let cos_x = COS_COEFFS[0]
+        + x2 * (COS_COEFFS[1]
+            + x2 * (COS_COEFFS[2]
+                + x2 * (COS_COEFFS[3] + x2 * (COS_COEFFS[4] + x2 * COS_COEFFS[5]))));
+
+    match quadrant & 3 {
+        0 => (sin_x, cos_x),
+        1 => (cos_x, -sin_x),
+        2 => (-sin_x, -cos_x),
+        _ => (-cos_x, sin_x),
+    }
+}
+
+/// Box–Muller: two words to two independent standard normals `(r cos theta, r sin theta)`.
+///
+/// `word_radius` feeds `r = sqrt(-2 ln u)`, `word_angle` feeds `theta = 2 pi u`. Both results
+/// are finite and at most [`MAX_ABS_NORMAL`] in magnitude for every pair of words.
+#[inline(always)]
+pub fn box_muller(word_radius: u32, word_angle: u32) -> (f32, f32) {
+    let radius = (-2.0 * ln_uniform(uniform01(word_radius))).sqrt();
+    let (sin, cos) = sin_cos_turns(word_angle);
+    (radius * cos, radius * sin)
+}
+
+/// The distribution of one tensor's elements, after a scheme has been resolved against the
+/// tensor's shape.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Distribution {
+    /// `mean + std z`, `z` standard normal from [`box_muller`].
+    Normal {
+        /// Mean.
+        mean: f32,
+        /// Standard deviation, finite and >= 0.
+        std: f32,
+    },
+    /// `(low + high)/2 + (high - low)/2 s`, `s` from [`uniform_signed`]: values in
+    /// `[low, high]`, the ends reachable only through f32 rounding.
+    Uniform {
+        /// Lower bound.
+        low: f32,
+        /// Upper bound, >= `low`.
+        high: f32,
+    },
+    /// Every element equals `value`; no random words are drawn.
+    Constant {
+        /// The value.
+        value: f32,
+    },
+}
+
+/// How the kernel turns words into values: the shader's `kind` codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Kind {
+    /// `offset + scale * uniform_signed(word)`.
+    Uniform = 0,
+    /// `offset + scale * z`, `z` from Box–Muller.
+    Normal = 1,
+    /// `offset`.
+    Constant = 2,
+}
+
+/// A distribution as the kernel sees it: value = `offset + scale * x`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Affine {
+    /// Which `x`: signed uniform, standard normal, or none.
+    pub kind: Kind,
+    /// Added last.
+    pub offset: f32,
+    /// Multiplies `x`.
+    pub scale: f32,
+}
+
+impl Distribution {
+    /// The offset and scale the CPU and GPU both apply. Uniform centre and half-width are
+    /// computed in f64 and rounded once, so both paths use the same f32 constants.
+    pub fn affine(&self) -> Affine {
+        match *self {
+            Distribution::Normal { mean, std } => Affine {
+                kind: Kind::Normal,
+                offset: mean,
+                scale: std,
+            },
+            Distribution::Uniform { low, high } => Affine {
+                kind: Kind::Uniform,
+                offset: ((f64::from(low) + f64::from(high)) / 2.0) as f32,
+                scale: ((f64::from(high) - f64::from(low)) / 2.0) as f32,
+            },
+            Distribution::Constant { value } => Affine {
+                kind: Kind::Constant,
+                offset: value,
+                scale: 0.0,
+            },
+        }
+    }
+
+    /// The standard deviation of the distribution (before f32 rounding).
+    pub fn std(&self) -> f64 {
+        match *self {
+            Distribution::Normal { std, .. } => f64::from(std),
+            Distribution::Uniform { low, high } => {
+                (f64::from(high) - f64::from(low)) / 12f64.sqrt()
+            }
+            Distribution::Constant { .. } => 0.0,
+        }
+    }
+
+    /// The mean of the distribution.
+    pub fn mean(&self) -> f64 {
+        match *self {
+            Distribution::Normal { mean, .. } => f64::from(mean),
+            Distribution::Uniform { low, high } => (f64::from(low) + f64::from(high)) / 2.0,
+            Distribution::Constant { value } => f64::from(value),
+        }
+    }
+}
+
+impl Affine {
+    /// The four values of one block of words, element `4b + j` at index `j`.
+    #[inline(always)]
+    pub fn block_values(&self, words: Block) -> [f32; 4] {
+        match self.kind {
+            Kind::Normal => {
+                let (z0, z1) = box_muller(words[0], words[1]);
+                let (z2, z3) = box_muller(words[2], words[3]);
+                [z0, z1, z2, z3].map(|z| self.offset + self.scale * z)
+            }
+            Kind::Uniform => words.map(|w| self.offset + self.scale * uniform_signed(w)),
+            Kind::Constant => [self.offset; 4],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_stays_strictly_inside_the_unit_interval_at_extreme_words() {
+        assert_eq!(uniform01(0), UNIFORM_MIN);
+        assert_eq!(uniform01(1), UNIFORM_MIN);
+        assert_eq!(uniform01(0xFFFF_FF7F), UNIFORM_MAX);
+        assert_eq!(uniform01(0xFFFF_FF80), UNIFORM_MAX);
+        assert_eq!(uniform01(0xFFFF_FFFF), UNIFORM_MAX);
+        assert!(UNIFORM_MIN > 0.0 && UNIFORM_MAX < 1.0);
+        assert_eq!(uniform_signed(0), -uniform_signed(u32::MAX));
+    }
+
+    #[test]
+    fn uniform_grid_is_symmetric_about_one_half() {
+        for w in [0u32, 0x1234_5678, 0x8000_0000, 0xDEAD_BEEF] {
+            assert_eq!(uniform01(w), 1.0 - uniform01(!w));
+        }
+    }
+
+    #[test]
+    fn ln_uniform_is_within_two_ulp_of_f64_ln_over_the_whole_grid_sample() {
+        // Every 251st grid point plus both ends, against the correctly rounded f64 ln.
+        let mut worst = 0.0f64;
+        for k in (1u32..(1 << 24)).step_by(251 * 2).chain([1, (1 << 24) - 1]) {
+            let u = k as f32 * UNIFORM_STEP;
+            let exact = f64::from(u).ln();
+            let got = f64::from(ln_uniform(u));
+            let ulp = f64::from(f32::EPSILON) * exact.abs().max(f64::from(f32::MIN_POSITIVE));
+            worst = worst.max((got - exact).abs() / ulp);
+        }
+        assert!(worst <= 2.0, "worst ln error {worst} ulp exceeds 2");
+    }
+
+    #[test]
+    fn sin_cos_turns_is_within_4e_7_of_f64_sin_cos() {
+        let mut worst = 0.0f64;
+        for w in (0u32..=u32::MAX).step_by(4099 * 256) {
+            let theta = 2.0 * core::f64::consts::PI * f64::from(uniform01(w));
+            let (s, c) = sin_cos_turns(w);
+            worst = worst.max((f64::from(s) - theta.sin()).abs());
+            worst = worst.max((f64::from(c) - theta.cos()).abs());
+        }
+        // A few f32 ulps of 1 (6e-8 each): Horner rounding plus the final rotation.
+        assert!(worst < 4e-7, "worst sin/cos error {worst} exceeds 4e-7");
+    }
+
+    #[test]
+    fn box_muller_is_finite_and_bounded_at_extreme_words() {
+        let extremes = [0u32, 1, 0xFFFF_FF7F, 0xFFFF_FF80, 0xFFFF_FFFF];
+        let mut largest = 0.0f32;
+        for &a in &extremes {
+            for &b in &extremes {
+                let (z0, z1) = box_muller(a, b);
+                assert!(z0.is_finite() && z1.is_finite(), "words {a:#x} {b:#x}");
+                largest = largest.max(z0.abs()).max(z1.abs());
+            }
+        }
+        assert!(largest <= MAX_ABS_NORMAL, "largest |z| {largest}");
+        // Word 0 is the smallest uniform, hence the largest radius, at angle ~0.
+        let radius_max = (-2.0 * f64::from(UNIFORM_MIN).ln()).sqrt();
+        assert!(
+            (f64::from(largest) - radius_max).abs() < 1e-5,
+            "{largest} vs {radius_max}"
+        );
+        assert!(f64::from(MAX_ABS_NORMAL) >= radius_max);
+    }
+
+    #[test]
+    fn coefficients_equal_their_closed_forms() {
+        // Independent f64 evaluation of (pi/2)^k / k! against the f32 tables.
+        let h = core::f64::consts::FRAC_PI_2;
+        let fact = |n: i32| (1..=n).map(f64::from).product::<f64>();
+        for (i, c) in SIN_COEFFS.iter().enumerate() {
+            let k = 2 * i as i32 + 1;
+            let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+            assert_eq!(
+                *c,
+                (sign * h.powi(k) / fact(k)) as f32,
+                "sin coefficient {k}"
+            );
+        }
+        for (i, c) in COS_COEFFS.iter().enumerate() {
+            let k = 2 * i as i32;
+            let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+            assert_eq!(
+                *c,
+                (sign * h.powi(k) / fact(k)) as f32,
+                "cos coefficient {k}"
+            );
+        }
+    }
+}
