@@ -249,3 +249,26 @@ fn words(@builtin(global_invocation_id) gid: vec3<u32>) {
     out_words[4u * g + 2u] = block.z;
     out_words[4u * g + 3u] = block.w;
 }
+
+// Replaces each block of four words in out_words[0 .. 4 len) by the four values the `fill`
+// transform makes from them, for checking the transform on chosen words (such as 0 and
+// 0xFFFFFFFF) against the CPU.
+@compute
+@workgroup_size(WORKGROUP_SIZE)
+fn transform(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let g = invocation_index(gid);
+    if (g >= params.invocations) {
+        return;
+    }
+    let base = 4u * g;
+    let words = vec4<u32>(
+        out_words[base],
+        out_words[base + 1u],
+        out_words[base + 2u],
+        out_words[base + 3u],
+    );
+    let values = block_values(words);
+    for (var j = 0u; j < 4u; j++) {
+        out_words[base + j] = bitcast<u32>(values[j]);
+    }
+}

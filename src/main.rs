@@ -252,16 +252,25 @@ fn error_chain(e: &Error) -> String {
 fn run_init(args: &InitArgs) -> Result<(), Error> {
     let scheme = args.scheme.scheme()?;
     let tensors = tensor_specs(args, scheme)?;
-    let seed = args.seed.unwrap_or_else(|| {
-        let seed = rand::random::<u64>();
-        eprintln!("seed: {seed} (drawn at random; pass --seed {seed} to repeat)");
-        seed
-    });
+    let seed = args.seed.unwrap_or_else(rand::random::<u64>);
     // Resolve every plan before any work, so a bad tensor fails fast.
     let plans = tensors
         .iter()
         .map(|t| t.plan(seed))
         .collect::<Result<Vec<_>, _>>()?;
+
+    let overwrite = if args.force {
+        Overwrite::Replace
+    } else {
+        Overwrite::Refuse
+    };
+    if let Some(path) = &args.out {
+        weight_init::output::check_destination(path, overwrite)?;
+    }
+
+    if args.seed.is_none() {
+        eprintln!("seed: {seed} (drawn at random; pass --seed {seed} to repeat)");
+    }
 
     let engine = Engine::new(args.device)?;
     log::info!("computing on the {engine}");
@@ -287,11 +296,6 @@ fn run_init(args: &InitArgs) -> Result<(), Error> {
                 values: v,
             })
             .collect();
-        let overwrite = if args.force {
-            Overwrite::Replace
-        } else {
-            Overwrite::Refuse
-        };
         weight_init::output::write(path, &data, overwrite)?;
         let total: u64 = plans.iter().map(|p| p.len_elems).sum();
         writeln!(

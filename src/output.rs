@@ -61,15 +61,54 @@ impl Format {
     }
 }
 
+/// Checks, before any work, that `path` can receive output: a known extension, an existing
+/// directory, and no existing file unless `overwrite` allows it. Returns the format.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] naming the path and what is wrong with it.
+pub fn check_destination(path: &Path, overwrite: Overwrite) -> Result<Format> {
+    let format = Format::from_path(path)?;
+    let dir = parent_dir(path);
+    if !dir.is_dir() {
+        return Err(Error::invalid(
+            "output path",
+            format!(
+                "directory {} of {} does not exist",
+                dir.display(),
+                path.display()
+            ),
+        ));
+    }
+    if overwrite == Overwrite::Refuse && path.exists() {
+        return Err(Error::invalid(
+            "output path",
+            format!(
+                "{} already exists; pass --force to replace it",
+                path.display()
+            ),
+        ));
+    }
+    Ok(format)
+}
+
+/// The directory a file will be created in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// Writes `tensors` to `path` in the format its extension names.
 ///
 /// # Errors
 ///
-/// [`Error::InvalidArgument`] for an unknown extension, for `.npy` with other than one tensor,
-/// or for an existing file with [`Overwrite::Refuse`]; [`Error::Io`] for file-system errors,
+/// Those of [`check_destination`]; [`Error::InvalidArgument`] for `.npy` with other than one
+/// tensor, or values that do not match their shape; [`Error::Io`] for file-system errors,
 /// after which no file is left under `path` (and a previous one is untouched).
 pub fn write(path: &Path, tensors: &[TensorData<'_>], overwrite: Overwrite) -> Result<()> {
-    let format = Format::from_path(path)?;
+    let format = check_destination(path, overwrite)?;
     if format == Format::Npy && tensors.len() != 1 {
         return Err(Error::invalid(
             "output path",
@@ -93,15 +132,6 @@ pub fn write(path: &Path, tensors: &[TensorData<'_>], overwrite: Overwrite) -> R
                 ),
             ));
         }
-    }
-    if overwrite == Overwrite::Refuse && path.exists() {
-        return Err(Error::invalid(
-            "output path",
-            format!(
-                "{} already exists; pass --force to replace it",
-                path.display()
-            ),
-        ));
     }
     write_atomically(path, |file| match format {
         Format::Npy => write_npy(file, &tensors[0]),
@@ -152,10 +182,7 @@ fn write_atomically(
             source,
         }
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     let temp = tempfile::Builder::new()
         .prefix(".weight-init-")
         .suffix(".partial")
@@ -214,7 +241,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_directory_is_an_io_error_naming_it() {
+    fn missing_directory_is_an_error_naming_it() {
         let t = TensorData {
             name: "w",
             shape: &[1],
@@ -222,7 +249,8 @@ mod tests {
         };
         let err = write(Path::new("/nonexistent-dir/x.npy"), &[t], Overwrite::Refuse).unwrap_err();
         assert!(
-            matches!(err, Error::Io { .. }) && err.to_string().contains("nonexistent-dir"),
+            matches!(err, Error::InvalidArgument { .. })
+                && err.to_string().contains("nonexistent-dir"),
             "{err}"
         );
     }

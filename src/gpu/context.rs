@@ -7,6 +7,7 @@ use wgpu::util::DeviceExt;
 use super::kernel::{self, Grid, MAX_WORKGROUPS_PER_DIM, Params};
 use crate::error::{Error, Result};
 use crate::spec::FillPlan;
+use crate::transform::Affine;
 
 /// Which adapters [`GpuContext::new`] may pick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,7 @@ pub struct GpuContext {
     layout: wgpu::BindGroupLayout,
     fill_pipeline: wgpu::ComputePipeline,
     words_pipeline: wgpu::ComputePipeline,
+    transform_pipeline: wgpu::ComputePipeline,
     max_chunk_elems: Option<u64>,
     lost: Arc<Mutex<Option<String>>>,
 }
@@ -136,7 +138,9 @@ impl GpuContext {
             log::error!("uncaptured wgpu error: {error}");
         }));
 
-        let (layout, fill_pipeline, words_pipeline) = build_pipelines(&device)?;
+        let layout = bind_group_layout(&device);
+        let [fill_pipeline, words_pipeline, transform_pipeline] =
+            build_pipelines(&device, &layout)?;
         Ok(Self {
             device,
             queue,
@@ -144,6 +148,7 @@ impl GpuContext {
             layout,
             fill_pipeline,
             words_pipeline,
+            transform_pipeline,
             max_chunk_elems: None,
             lost,
         })
@@ -189,23 +194,29 @@ impl GpuContext {
             chunk
         );
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
-        self.run_chunks(&self.fill_pipeline, bytes, chunk, |done_elems, len| {
-            let first = first_elem + done_elems;
-            Params {
-                key_lo: plan.key[0],
-                key_hi: plan.key[1],
-                stream_lo: plan.stream as u32,
-                stream_hi: (plan.stream >> 32) as u32,
-                first_lo: first as u32,
-                first_hi: (first >> 32) as u32,
-                len,
-                kind: affine.kind as u32,
-                offset: affine.offset,
-                scale: affine.scale,
-                row_invocations: 0,
-                invocations: ((first % 4) as u32 + len).div_ceil(4),
-            }
-        })
+        self.run_chunks(
+            &self.fill_pipeline,
+            bytes,
+            chunk,
+            false,
+            |done_elems, len| {
+                let first = first_elem + done_elems;
+                Params {
+                    key_lo: plan.key[0],
+                    key_hi: plan.key[1],
+                    stream_lo: plan.stream as u32,
+                    stream_hi: (plan.stream >> 32) as u32,
+                    first_lo: first as u32,
+                    first_hi: (first >> 32) as u32,
+                    len,
+                    kind: affine.kind as u32,
+                    offset: affine.offset,
+                    scale: affine.scale,
+                    row_invocations: 0,
+                    invocations: ((first % 4) as u32 + len).div_ceil(4),
+                }
+            },
+        )
     }
 
     /// Raw Philox words of blocks `[first_block, first_block + out.len() / 4)`, as
@@ -229,6 +240,7 @@ impl GpuContext {
             &self.words_pipeline,
             bytes,
             chunk,
+            false,
             |done_words, len_words| {
                 let first = first_block.wrapping_add(done_words / 4);
                 Params {
@@ -249,14 +261,55 @@ impl GpuContext {
         )
     }
 
+    /// Replaces each block of four words in `words` by the four values the kernel's transform
+    /// for `affine` makes from them (as f32 bits), as [`Affine::block_values`] does on the
+    /// CPU. For checking the transform on chosen words, such as 0 and `0xFFFF_FFFF`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `words.len()` is not a multiple of 4; GPU errors as for
+    /// [`GpuContext::fill_range`].
+    pub fn transform_words(&self, affine: Affine, words: &mut [u32]) -> Result<()> {
+        if words.len() % 4 != 0 {
+            return Err(Error::invalid(
+                "word count",
+                format!("{} is not a whole number of 4-word blocks", words.len()),
+            ));
+        }
+        let chunk = self.chunk_elems();
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(words);
+        self.run_chunks(
+            &self.transform_pipeline,
+            bytes,
+            chunk,
+            true,
+            |_, len_words| Params {
+                key_lo: 0,
+                key_hi: 0,
+                stream_lo: 0,
+                stream_hi: 0,
+                first_lo: 0,
+                first_hi: 0,
+                len: len_words,
+                kind: affine.kind as u32,
+                offset: affine.offset,
+                scale: affine.scale,
+                row_invocations: 0,
+                invocations: len_words / 4,
+            },
+        )
+    }
+
     /// Runs `pipeline` once per chunk of `chunk_items` 4-byte items of `out` and copies each
-    /// chunk's output back. `params(done_items, len_items)` describes one chunk; the grid
-    /// fields are filled in here.
+    /// chunk's output back; with `upload`, each chunk of `out` is first copied to the device as
+    /// the kernel's input. `params(done_items, len_items)` describes one chunk; the grid fields
+    /// are filled in here.
     fn run_chunks(
         &self,
         pipeline: &wgpu::ComputePipeline,
         out: &mut [u8],
         chunk_items: u64,
+        upload: bool,
         params: impl Fn(u64, u32) -> Params,
     ) -> Result<()> {
         if out.is_empty() {
@@ -267,7 +320,9 @@ impl GpuContext {
         let storage = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("weight-init output"),
             size: chunk_bytes,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -283,6 +338,9 @@ impl GpuContext {
             let mut p = params(done_items, (dst.len() / 4) as u32);
             let grid = kernel::grid(p.invocations, self.max_workgroups_per_dim());
             p.row_invocations = grid.row_invocations;
+            if upload {
+                self.queue.write_buffer(&storage, 0, dst);
+            }
             self.dispatch_and_read(pipeline, &storage, &staging, p, grid, dst)?;
         }
         Ok(())
@@ -388,20 +446,9 @@ impl GpuContext {
     }
 }
 
-/// The bind group layout and the `fill` and `words` pipelines, created in an error scope.
-fn build_pipelines(
-    device: &wgpu::Device,
-) -> Result<(
-    wgpu::BindGroupLayout,
-    wgpu::ComputePipeline,
-    wgpu::ComputePipeline,
-)> {
-    let scope = ErrorScopes::push(device);
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("fill.wgsl"),
-        source: wgpu::ShaderSource::Wgsl(kernel::FILL_WGSL.into()),
-    });
-    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+/// The layout shared by all entry points: the `Params` uniform and the output words.
+fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
         label: Some("weight-init layout"),
         entries: &[
             wgpu::BindGroupLayoutEntry {
@@ -425,10 +472,22 @@ fn build_pipelines(
                 count: None,
             },
         ],
+    })
+}
+
+/// The `fill`, `words` and `transform` pipelines, created in an error scope.
+fn build_pipelines(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+) -> Result<[wgpu::ComputePipeline; 3]> {
+    let scope = ErrorScopes::push(device);
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("fill.wgsl"),
+        source: wgpu::ShaderSource::Wgsl(kernel::FILL_WGSL.into()),
     });
     let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
         label: Some("weight-init pipeline layout"),
-        bind_group_layouts: &[Some(&layout)],
+        bind_group_layouts: &[Some(layout)],
         immediate_size: 0,
     });
     let constants = kernel::override_constants();
@@ -445,12 +504,11 @@ fn build_pipelines(
             cache: None,
         })
     };
-    let fill = pipeline("fill");
-    let words = pipeline("words");
+    let pipelines = ["fill", "words", "transform"].map(pipeline);
     scope
         .pop("pipeline creation")
         .map_err(|e| Error::ShaderRejected(e.to_string()))?;
-    Ok((layout, fill, words))
+    Ok(pipelines)
 }
 
 /// A validation scope inside an out-of-memory scope, popped together.

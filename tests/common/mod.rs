@@ -1,0 +1,59 @@
+//! Shared test helpers: one GPU context per test binary, and the rule for missing adapters.
+//!
+//! GPU tests call [`gpu`]. Without an adapter they print a visible SKIP line and pass, unless
+//! `WEIGHT_INIT_REQUIRE_GPU=1` is set (CI sets it, with lavapipe installed), in which case the
+//! missing adapter fails the test.
+
+#![allow(dead_code)]
+
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use weight_init::gpu::{AdapterPreference, GpuContext};
+
+/// The environment variable that turns a GPU skip into a failure.
+pub const REQUIRE_GPU_VAR: &str = "WEIGHT_INIT_REQUIRE_GPU";
+
+static GPU: OnceLock<Option<Mutex<GpuContext>>> = OnceLock::new();
+
+/// The shared GPU context (serialized: one test uses it at a time), or `None` after printing
+/// why the test is skipped.
+///
+/// # Panics
+///
+/// If no adapter is available and `WEIGHT_INIT_REQUIRE_GPU=1`.
+pub fn gpu(test: &str) -> Option<MutexGuard<'static, GpuContext>> {
+    let slot = GPU.get_or_init(|| match GpuContext::new(AdapterPreference::Any) {
+        Ok(ctx) => Some(Mutex::new(ctx)),
+        Err(e) => {
+            if std::env::var(REQUIRE_GPU_VAR).is_ok_and(|v| v == "1") {
+                panic!("{REQUIRE_GPU_VAR}=1 but no GPU adapter is usable: {e}");
+            }
+            eprintln!("no GPU adapter ({e})");
+            None
+        }
+    });
+    match slot {
+        Some(m) => {
+            let mut guard = m.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            guard.set_max_chunk_elems(None);
+            Some(guard)
+        }
+        None => {
+            eprintln!("SKIP {test}: no GPU adapter; set {REQUIRE_GPU_VAR}=1 to make this fail");
+            None
+        }
+    }
+}
+
+/// Distance in units in the last place between two finite f32 of the same sign (0 if equal).
+pub fn ulp_distance(a: f32, b: f32) -> u32 {
+    if a == b {
+        return 0;
+    }
+    // Map the float bit patterns onto a monotonic integer line.
+    let key = |x: f32| {
+        let bits = x.to_bits() as i32;
+        if bits < 0 { i32::MIN - bits } else { bits }
+    };
+    key(a).abs_diff(key(b))
+}

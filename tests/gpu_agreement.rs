@@ -1,0 +1,191 @@
+//! The GPU path computes the CPU path's values: raw words bit for bit, floats bit for bit on
+//! IEEE-rounding devices (lavapipe) and within [`FLOAT_BOUND`] elsewhere.
+
+mod common;
+
+use weight_init::scheme::Scheme;
+use weight_init::spec::TensorSpec;
+use weight_init::transform::{Affine, Kind, MAX_ABS_NORMAL};
+
+/// Largest GPU-CPU difference allowed on a device that does not round division and sqrt as
+/// IEEE 754 requires (WGSL allows 2.5 ulp for both) or that fuses multiply-adds: relative
+/// 2^-20 (eight f32 ulps) of the larger of |value| and the scheme's scale. The ulp errors of
+/// the divide in the logarithm and of the square root each stay within a few ulps of the
+/// radius, and a fused multiply-add changes a product by at most one rounding.
+const FLOAT_BOUND: f32 = 1.0 / 1_048_576.0;
+
+/// Compares GPU floats with the CPU's: identical on software adapters (lavapipe rounds every
+/// operation as IEEE 754 requires, and evaluates no fused multiply-add), within
+/// [`FLOAT_BOUND`] elsewhere. Returns the number of elements that differ in any bit.
+fn assert_floats_agree(cpu: &[f32], gpu: &[f32], scale: f32, exact: bool, what: &str) -> usize {
+    assert_eq!(cpu.len(), gpu.len());
+    let mut differing = 0;
+    for (i, (&c, &g)) in cpu.iter().zip(gpu).enumerate() {
+        assert!(g.is_finite(), "{what}: GPU element {i} is {g}");
+        if c.to_bits() == g.to_bits() {
+            continue;
+        }
+        differing += 1;
+        assert!(
+            !exact,
+            "{what}: element {i} differs: CPU {c:e} GPU {g:e} ({} ulp)",
+            common::ulp_distance(c, g)
+        );
+        let bound = FLOAT_BOUND * c.abs().max(scale);
+        assert!(
+            (c - g).abs() <= bound,
+            "{what}: element {i}: CPU {c:e} GPU {g:e} > {bound:e}"
+        );
+    }
+    differing
+}
+
+#[test]
+fn raw_words_agree_bit_for_bit_over_2_pow_24_words_across_chunks() {
+    let Some(mut gpu) = common::gpu("raw_words_agree_bit_for_bit_over_2_pow_24_words") else {
+        return;
+    };
+    // 2^20 words per dispatch: 16 chunks, starting at an odd block near a 2^32 boundary.
+    gpu.set_max_chunk_elems(Some(1 << 20));
+    let first_block = (1u64 << 32) - 12_345;
+    let mut on_gpu = vec![0u32; 1 << 24];
+    let mut on_cpu = vec![0u32; 1 << 24];
+    gpu.words(0x0123_4567_89AB_CDEF, 42, first_block, &mut on_gpu)
+        .expect("gpu words");
+    weight_init::cpu::words(0x0123_4567_89AB_CDEF, 42, first_block, &mut on_cpu);
+    let first_bad = on_gpu.iter().zip(&on_cpu).position(|(g, c)| g != c);
+    assert_eq!(first_bad, None, "first differing word");
+}
+
+#[test]
+fn every_scheme_agrees_with_the_cpu_at_odd_offsets_and_chunk_sizes() {
+    let Some(mut gpu) = common::gpu("every_scheme_agrees_with_the_cpu") else {
+        return;
+    };
+    let exact = gpu.is_software();
+    for scheme in [
+        "normal",
+        "normal(mean=0.5, std=3)",
+        "uniform(low=-2, high=5)",
+        "he",
+        "he-uniform(mode=fan_out)",
+        "xavier",
+        "xavier-uniform(gain=2)",
+        "lecun",
+        "ones",
+        "constant(value=-0.25)",
+    ] {
+        let spec = TensorSpec::new("layer.7.weight", vec![300, 257], scheme.parse().unwrap());
+        let plan = spec.plan(2024).unwrap();
+        let scale = plan.affine().scale;
+        let mut cpu = vec![0.0f32; 70_001];
+        weight_init::cpu::fill_range(&plan, 3, &mut cpu).unwrap();
+        // A chunk that is not a multiple of the block size's natural alignment of the range.
+        for chunk in [None, Some(1_001), Some(4)] {
+            gpu.set_max_chunk_elems(chunk);
+            let mut on_gpu = vec![f32::NAN; if chunk == Some(4) { 999 } else { cpu.len() }];
+            gpu.fill_range(&plan, 3, &mut on_gpu).unwrap();
+            let what = format!("{scheme}, chunk {chunk:?}");
+            assert_floats_agree(&cpu[..on_gpu.len()], &on_gpu, scale, exact, &what);
+        }
+    }
+}
+
+#[test]
+fn normals_agree_over_2_pow_22_elements() {
+    let Some(mut gpu) = common::gpu("normals_agree_over_2_pow_22_elements") else {
+        return;
+    };
+    gpu.set_max_chunk_elems(Some(1 << 20));
+    let plan = TensorSpec::new("big", vec![1 << 22], Scheme::default())
+        .plan(5)
+        .unwrap();
+    let mut cpu = vec![0.0f32; 1 << 22];
+    let mut on_gpu = vec![0.0f32; 1 << 22];
+    weight_init::cpu::fill_range(&plan, 0, &mut cpu).unwrap();
+    gpu.fill_range(&plan, 0, &mut on_gpu).unwrap();
+    let differing = assert_floats_agree(&cpu, &on_gpu, 1.0, gpu.is_software(), "N(0,1)");
+    eprintln!(
+        "{} of {} normals differ in any bit on {}",
+        differing,
+        cpu.len(),
+        gpu.adapter_info().name
+    );
+}
+
+#[test]
+fn extreme_words_give_finite_bounded_values_on_both_paths() {
+    let Some(gpu) = common::gpu("extreme_words_give_finite_bounded_values") else {
+        return;
+    };
+    let extremes = [0u32, 1, 0xFFFF_FF7F, 0xFFFF_FF80, 0xFFFF_FFFF];
+    // Every ordered pair in both Box-Muller slots of a block.
+    let mut words = Vec::new();
+    for &a in &extremes {
+        for &b in &extremes {
+            words.extend([a, b, b, a]);
+        }
+    }
+    for kind in [Kind::Normal, Kind::Uniform] {
+        let affine = Affine {
+            kind,
+            offset: 0.0,
+            scale: 1.0,
+        };
+        let cpu: Vec<f32> = words
+            .chunks_exact(4)
+            .flat_map(|b| affine.block_values([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let mut on_gpu = words.clone();
+        gpu.transform_words(affine, &mut on_gpu)
+            .expect("gpu transform");
+        let on_gpu: Vec<f32> = on_gpu.into_iter().map(f32::from_bits).collect();
+        for (&c, &g) in cpu.iter().zip(&on_gpu) {
+            assert!(c.is_finite() && g.is_finite(), "{kind:?}: CPU {c} GPU {g}");
+            assert!(c.abs() <= MAX_ABS_NORMAL && g.abs() <= MAX_ABS_NORMAL);
+        }
+        assert_floats_agree(
+            &cpu,
+            &on_gpu,
+            1.0,
+            gpu.is_software(),
+            &format!("{kind:?} extremes"),
+        );
+    }
+}
+
+#[test]
+fn slices_around_element_2_pow_31_and_2_pow_32_agree_and_do_not_repeat() {
+    let Some(gpu) = common::gpu("slices_around_element_2_pow_32") else {
+        return;
+    };
+    // A (65536, 65537) tensor has more than 2^32 elements; only 16-element slices are made.
+    let plan = TensorSpec::new("huge", vec![65_536, 65_537], "he".parse().unwrap())
+        .plan(11)
+        .unwrap();
+    for centre in [1u64 << 31, 1u64 << 32] {
+        let first = centre - 8;
+        let mut cpu = [0.0f32; 16];
+        let mut on_gpu = [0.0f32; 16];
+        weight_init::cpu::fill_range(&plan, first, &mut cpu).unwrap();
+        gpu.fill_range(&plan, first, &mut on_gpu).unwrap();
+        assert_floats_agree(
+            &cpu,
+            &on_gpu,
+            plan.affine().scale,
+            gpu.is_software(),
+            "2^32 slice",
+        );
+        // Elements 2^32 .. 2^32 + 8 must differ from elements 0 .. 8, onto which a 32-bit
+        // index would wrap.
+        if centre == 1 << 32 {
+            let mut wrapped = [0.0f32; 8];
+            weight_init::cpu::fill_range(&plan, 0, &mut wrapped).unwrap();
+            assert!(
+                cpu[8..].iter().zip(&wrapped).all(|(a, b)| a != b),
+                "values repeat 2^32 earlier: {:?} vs {wrapped:?}",
+                &cpu[8..]
+            );
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Statistical checks of the CPU path (the GPU path is proven equal to it in
+//! `gpu_agreement.rs`): moments against each scheme's formula, Kolmogorov–Smirnov against the
+//! target distribution, normal tail fractions, and independence of neighbours, Box–Muller
+//! pair halves, streams and seeds.
+//!
+//! Every threshold is derived from the sample size at significance `ALPHA` = 0.001 per check,
+//! with fixed seeds, so a failure is both reproducible and (absent a bug) a 1-in-1000 event.
+
+use statrs::distribution::{ContinuousCDF, Normal, Uniform};
+use weight_init::cpu;
+use weight_init::spec::{FillPlan, TensorSpec};
+use weight_init::transform::Distribution;
+
+/// Significance level of each two-sided check.
+const ALPHA: f64 = 0.001;
+
+/// Φ^-1(1 - ALPHA / 2), about 3.29.
+fn z_crit() -> f64 {
+    Normal::standard().inverse_cdf(1.0 - ALPHA / 2.0)
+}
+
+/// Asymptotic Kolmogorov–Smirnov critical value sqrt(-ln(ALPHA / 2) / 2) / sqrt(n).
+fn ks_crit(n: usize) -> f64 {
+    (-(ALPHA / 2.0).ln() / 2.0).sqrt() / (n as f64).sqrt()
+}
+
+fn fill(name: &str, shape: Vec<u64>, scheme: &str, seed: u64) -> (FillPlan, Vec<f32>) {
+    let plan = TensorSpec::new(name, shape, scheme.parse().unwrap())
+        .plan(seed)
+        .unwrap();
+    let mut values = vec![0.0f32; plan.len_elems as usize];
+    cpu::fill_range(&plan, 0, &mut values).unwrap();
+    (plan, values)
+}
+
+fn mean_var(values: &[f32]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = values
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / (n - 1.0);
+    (mean, var)
+}
+
+/// The two-sided KS statistic of `values` against `cdf`.
+fn ks_statistic(values: &[f32], cdf: impl Fn(f64) -> f64) -> f64 {
+    let mut sorted: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len() as f64;
+    sorted.iter().enumerate().fold(0.0, |d, (i, &x)| {
+        let f = cdf(x);
+        d.max(f - i as f64 / n).max((i + 1) as f64 / n - f)
+    })
+}
+
+fn pearson(a: &[f32], b: &[f32]) -> f64 {
+    let (ma, va) = mean_var(a);
+    let (mb, vb) = mean_var(b);
+    let cov = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - ma) * (f64::from(y) - mb))
+        .sum::<f64>()
+        / (a.len() as f64 - 1.0);
+    cov / (va * vb).sqrt()
+}
+
+/// Mean, variance, KS and range of one scheme's output against its formula.
+fn check_distribution(scheme: &str, shape: Vec<u64>, seed: u64) {
+    let (plan, values) = fill("stat.weight", shape, scheme, seed);
+    let n = values.len();
+    assert!(
+        values.iter().all(|v| v.is_finite()),
+        "{scheme}: non-finite value"
+    );
+    let (mean, var) = mean_var(&values);
+    let (mu, sigma) = (plan.distribution.mean(), plan.distribution.std());
+    // Sample variance sd = sigma^2 sqrt((kurtosis - 1) / n): kurtosis 3 (normal), 9/5 (uniform).
+    let (kurtosis, cdf): (f64, Box<dyn Fn(f64) -> f64>) = match plan.distribution {
+        Distribution::Normal { mean, std } => {
+            let d = Normal::new(f64::from(mean), f64::from(std)).unwrap();
+            (3.0, Box::new(move |x| d.cdf(x)))
+        }
+        Distribution::Uniform { low, high } => {
+            assert!(
+                values.iter().all(|&v| v >= low && v <= high),
+                "{scheme}: out of bounds"
+            );
+            let d = Uniform::new(f64::from(low), f64::from(high)).unwrap();
+            (1.8, Box::new(move |x| d.cdf(x)))
+        }
+        Distribution::Constant { .. } => unreachable!("constant schemes are checked elsewhere"),
+    };
+    let mean_bound = z_crit() * sigma / (n as f64).sqrt();
+    assert!(
+        (mean - mu).abs() <= mean_bound,
+        "{scheme}: mean {mean} vs {mu}, bound {mean_bound}"
+    );
+    let var_bound = z_crit() * sigma * sigma * ((kurtosis - 1.0) / n as f64).sqrt();
+    assert!(
+        (var - sigma * sigma).abs() <= var_bound,
+        "{scheme}: variance {var} vs {}, bound {var_bound}",
+        sigma * sigma
+    );
+    let d = ks_statistic(&values, cdf);
+    assert!(
+        d <= ks_crit(n),
+        "{scheme}: KS D = {d} exceeds {} (n = {n})",
+        ks_crit(n)
+    );
+}
+
+#[test]
+fn normal_schemes_match_their_formulas_in_moments_and_ks() {
+    for (i, scheme) in [
+        "normal",
+        "normal(mean=-3, std=0.02)",
+        "he",
+        "he(mode=fan_out)",
+        "he(nonlinearity=tanh)",
+        "xavier",
+        "xavier(gain=1.7)",
+        "lecun",
+    ]
+    .iter()
+    .enumerate()
+    {
+        check_distribution(scheme, vec![1024, 512, 2], 100 + i as u64);
+    }
+}
+
+#[test]
+fn uniform_schemes_match_their_formulas_in_moments_and_ks() {
+    for (i, scheme) in [
+        "uniform",
+        "uniform(low=-7, high=-2)",
+        "he-uniform",
+        "he-uniform(nonlinearity=leaky_relu)",
+        "xavier-uniform",
+        "lecun-uniform",
+    ]
+    .iter()
+    .enumerate()
+    {
+        check_distribution(scheme, vec![1024, 1024], 200 + i as u64);
+    }
+}
+
+#[test]
+fn constant_schemes_fill_exactly() {
+    for (scheme, value) in [
+        ("zeros", 0.0f32),
+        ("ones", 1.0),
+        ("constant(value=-2.5)", -2.5),
+    ] {
+        let (_, values) = fill("c", vec![33, 3], scheme, 1);
+        assert!(
+            values.iter().all(|&v| v.to_bits() == value.to_bits()),
+            "{scheme}"
+        );
+    }
+}
+
+#[test]
+fn normal_tail_fractions_match_the_exact_normal_tail() {
+    let (_, values) = fill("tails", vec![1 << 22], "normal", 3);
+    let n = values.len() as f64;
+    for k in [1.0f64, 2.0, 3.0, 4.0] {
+        let p = 2.0 * Normal::standard().cdf(-k);
+        let count = values.iter().filter(|&&v| f64::from(v).abs() > k).count() as f64;
+        let bound = z_crit() * (n * p * (1.0 - p)).sqrt();
+        assert!(
+            (count - n * p).abs() <= bound,
+            "beyond {k} sigma: {count} values, expected {} +- {bound}",
+            n * p
+        );
+    }
+}
+
+#[test]
+fn neighbours_pair_halves_streams_and_seeds_are_uncorrelated() {
+    let (_, a) = fill("W1", vec![1 << 20], "normal", 9);
+    let (_, w2) = fill("W2", vec![1 << 20], "normal", 9);
+    let (_, l1) = fill("layer.1", vec![1 << 20], "normal", 9);
+    let (_, l10) = fill("layer.10", vec![1 << 20], "normal", 9);
+    let (_, next_seed) = fill("W1", vec![1 << 20], "normal", 10);
+    let (_, u) = fill("W1", vec![1 << 20], "uniform", 9);
+    let evens: Vec<f32> = a.iter().step_by(2).copied().collect();
+    let odds: Vec<f32> = a.iter().skip(1).step_by(2).copied().collect();
+    let cases: [(&str, &[f32], &[f32]); 6] = [
+        ("neighbouring elements", &a[..a.len() - 1], &a[1..]),
+        ("the two halves of each Box-Muller pair", &evens, &odds),
+        ("streams W1 and W2", &a, &w2),
+        ("streams layer.1 and layer.10", &l1, &l10),
+        ("seeds 9 and 10", &a, &next_seed),
+        ("neighbouring uniforms", &u[..u.len() - 1], &u[1..]),
+    ];
+    for (what, x, y) in cases {
+        // Under independence r is about N(0, 1/n).
+        let r = pearson(x, y);
+        let bound = z_crit() / (x.len() as f64).sqrt();
+        assert!(r.abs() <= bound, "{what}: correlation {r} exceeds {bound}");
+    }
+}
+
+#[test]
+fn values_do_not_depend_on_thread_count_or_chunking() {
+    let plan = TensorSpec::new("w", vec![777, 301], "he".parse().unwrap())
+        .plan(77)
+        .unwrap();
+    let n = plan.len_elems as usize;
+    let mut serial = vec![0.0f32; n];
+    cpu::fill_range_serial(&plan, 0, &mut serial).unwrap();
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut parallel = vec![0.0f32; n];
+        pool.install(|| cpu::fill_range(&plan, 0, &mut parallel))
+            .unwrap();
+        assert!(serial == parallel, "{threads} threads differ from one");
+    }
+    // Ragged pieces: every start offset modulo 4, lengths that straddle blocks.
+    let mut pieces = vec![0.0f32; n];
+    let mut start = 0;
+    let mut k = 0;
+    while start < n {
+        k += 1;
+        let end = (start + (k * 7919) % 100_003 + 1).min(n);
+        cpu::fill_range(&plan, start as u64, &mut pieces[start..end]).unwrap();
+        start = end;
+    }
+    assert!(serial == pieces, "piecewise fill differs from a whole fill");
+}
