@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::philox::philox4x32;
 use crate::spec::FillPlan;
 use crate::stream::counter;
@@ -83,15 +83,16 @@ fn write_values(plan: &FillPlan, first_elem: u64, out: &mut [f32]) {
 /// Raw Philox words of blocks `[first_block, first_block + out.len() / 4)` on `stream`:
 /// `out[4 k + j]` is word `j` of block `first_block + k`. Block indices wrap modulo 2^64.
 ///
-/// # Panics
+/// # Errors
 ///
-/// If `out.len()` is not a multiple of 4.
-pub fn words(seed: u64, stream: u64, first_block: u64, out: &mut [u32]) {
-    assert!(
-        out.len() % 4 == 0,
-        "out holds whole blocks of 4 words, got {}",
-        out.len()
-    );
+/// [`Error::InvalidArgument`] if `out.len()` is not a multiple of 4.
+pub fn words(seed: u64, stream: u64, first_block: u64, out: &mut [u32]) -> Result<()> {
+    if !out.len().is_multiple_of(4) {
+        return Err(Error::invalid(
+            "word count",
+            format!("{} is not a whole number of 4-word blocks", out.len()),
+        ));
+    }
     let key = crate::stream::key(seed);
     out.par_chunks_mut(CHUNK_ELEMS)
         .enumerate()
@@ -102,4 +103,5 @@ pub fn words(seed: u64, stream: u64, first_block: u64, out: &mut [u32]) {
                 block.copy_from_slice(&philox4x32(counter(b, stream), key));
             }
         });
+    Ok(())
 }

@@ -106,16 +106,7 @@ impl Engine {
     /// [`Error::InvalidArgument`] if `out.len()` is not a multiple of 4; GPU errors.
     pub fn words(&self, seed: u64, stream: u64, first_block: u64, out: &mut [u32]) -> Result<()> {
         match self {
-            Engine::Cpu => {
-                if out.len() % 4 != 0 {
-                    return Err(Error::invalid(
-                        "word count",
-                        format!("{} is not a whole number of 4-word blocks", out.len()),
-                    ));
-                }
-                crate::cpu::words(seed, stream, first_block, out);
-                Ok(())
-            }
+            Engine::Cpu => crate::cpu::words(seed, stream, first_block, out),
             Engine::Gpu(gpu) => gpu.words(seed, stream, first_block, out),
         }
     }

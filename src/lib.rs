@@ -51,3 +51,8 @@ pub mod display;
 mod error;
 
 pub use error::{Error, Result};
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

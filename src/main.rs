@@ -25,6 +25,8 @@ struct Cli {
     command: Command,
 }
 
+// The enum is built once per run, so the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Initialize tensors and print them (or write them with --out).
@@ -298,9 +300,14 @@ fn run_init(args: &InitArgs) -> Result<(), Error> {
             .collect();
         weight_init::output::write(path, &data, overwrite)?;
         let total: u64 = plans.iter().map(|p| p.len_elems).sum();
+        let noun = if tensors.len() == 1 {
+            "tensor"
+        } else {
+            "tensors"
+        };
         writeln!(
             out,
-            "wrote {} tensors ({total} elements) to {}",
+            "wrote {} {noun} ({total} elements) to {}",
             tensors.len(),
             path.display()
         )

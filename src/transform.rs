@@ -44,8 +44,8 @@ pub const MAX_ABS_NORMAL: f32 = 5.768_323;
 
 // ln 2 split so that `e * LN2_HI` is exact for |e| < 2^7 (LN2_HI has 17 significant bits);
 // the same split as fdlibm's `e_logf.c`.
-/// High part of ln 2: 0x3F31_7180.
-pub(crate) const LN2_HI: f32 = 0.693_145_751_953_125;
+/// High part of ln 2: 0.693145751953125.
+pub(crate) const LN2_HI: f32 = f32::from_bits(0x3F31_7180);
 /// Low part of ln 2: ln 2 - LN2_HI, rounded to f32.
 pub(crate) const LN2_LO: f32 = (LN_2 - LN2_HI as f64) as f32;
 
@@ -293,7 +293,7 @@ mod tests {
         assert_eq!(uniform01(0xFFFF_FF7F), UNIFORM_MAX);
         assert_eq!(uniform01(0xFFFF_FF80), UNIFORM_MAX);
         assert_eq!(uniform01(0xFFFF_FFFF), UNIFORM_MAX);
-        assert!(UNIFORM_MIN > 0.0 && UNIFORM_MAX < 1.0);
+        const { assert!(UNIFORM_MIN > 0.0 && UNIFORM_MAX < 1.0) };
         assert_eq!(uniform_signed(0), -uniform_signed(u32::MAX));
     }
 

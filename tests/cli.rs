@@ -123,7 +123,7 @@ fn bits_raw_writes_little_endian_words() {
     assert!(out.status.success());
     assert_eq!(out.stdout.len(), 32);
     let mut words = [0u32; 8];
-    weight_init::cpu::words(5, 0, 0, &mut words);
+    weight_init::cpu::words(5, 0, 0, &mut words).unwrap();
     let expected: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     assert_eq!(out.stdout, expected);
 }

@@ -52,7 +52,7 @@ fn raw_words_agree_bit_for_bit_over_2_pow_24_words_across_chunks() {
     let mut on_cpu = vec![0u32; 1 << 24];
     gpu.words(0x0123_4567_89AB_CDEF, 42, first_block, &mut on_gpu)
         .expect("gpu words");
-    weight_init::cpu::words(0x0123_4567_89AB_CDEF, 42, first_block, &mut on_cpu);
+    weight_init::cpu::words(0x0123_4567_89AB_CDEF, 42, first_block, &mut on_cpu).unwrap();
     let first_bad = on_gpu.iter().zip(&on_cpu).position(|(g, c)| g != c);
     assert_eq!(first_bad, None, "first differing word");
 }

@@ -227,7 +227,7 @@ impl GpuContext {
     /// [`Error::InvalidArgument`] if `out.len()` is not a multiple of 4; GPU errors as for
     /// [`GpuContext::fill_range`].
     pub fn words(&self, seed: u64, stream: u64, first_block: u64, out: &mut [u32]) -> Result<()> {
-        if out.len() % 4 != 0 {
+        if !out.len().is_multiple_of(4) {
             return Err(Error::invalid(
                 "word count",
                 format!("{} is not a whole number of 4-word blocks", out.len()),
@@ -270,7 +270,7 @@ impl GpuContext {
     /// [`Error::InvalidArgument`] if `words.len()` is not a multiple of 4; GPU errors as for
     /// [`GpuContext::fill_range`].
     pub fn transform_words(&self, affine: Affine, words: &mut [u32]) -> Result<()> {
-        if words.len() % 4 != 0 {
+        if !words.len().is_multiple_of(4) {
             return Err(Error::invalid(
                 "word count",
                 format!("{} is not a whole number of 4-word blocks", words.len()),
