@@ -7,8 +7,9 @@
 //
 // Each invocation handles one Philox block: counter = (block lo, block hi, stream lo,
 // stream hi), key = (seed lo, seed hi). Element i of a tensor comes from block i / 4.
-// Invocation g of a dispatch handles the g-th block at or after `first`; the grid is 2-D
-// (at most 65535 workgroups per dimension) and g = x + y * row_invocations.
+// Invocation g of a dispatch handles block `first + g` and writes its output at the g-th
+// block-sized slot of out_words; the host drops elements outside the range it wants. The
+// grid is 2-D (at most 65535 workgroups per dimension) and g = x + y * row_invocations.
 //
 // Every float constant below is a pipeline override set from the Rust constants of the same
 // name, so the two sides cannot drift apart.
@@ -18,10 +19,10 @@ struct Params {
     key_hi: u32,
     stream_lo: u32,
     stream_hi: u32,
-    // `fill`: index of the first element written; `words`: index of the first block.
+    // Index of the first block.
     first_lo: u32,
     first_hi: u32,
-    // `fill`: elements to write; `words`: blocks to write.
+    // Blocks to process.
     len: u32,
     // 0 uniform, 1 normal, 2 constant (src/transform.rs `Kind`).
     kind: u32,
@@ -29,15 +30,21 @@ struct Params {
     scale: f32,
     // Invocations in one row of the 2-D grid: workgroups in x times the workgroup size.
     row_invocations: u32,
-    // Invocations with work: `fill`, ceil(((first mod 4) + len) / 4); `words`, len.
+    // Invocations with work: one per block.
     invocations: u32,
+    // `fill` output: 0 f32, 1 f16, 2 bf16 (src/dtype.rs).
+    dtype: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 @group(0)
 @binding(0)
 var<uniform> params: Params;
 
-// f32 values stored as their bits (fill), or raw Philox words (words).
+// Values stored as their bits, f32 one per word or f16/bf16 two per word with the even element
+// in the low half (fill); raw Philox words (words); values in place of words (transform).
 @group(0)
 @binding(1)
 var<storage, read_write> out_words: array<u32>;
@@ -55,6 +62,8 @@ override UNIFORM_STEP: f32;
 override SQRT_2: f32;
 override LN2_HI: f32;
 override LN2_LO: f32;
+override F16_MAX: f32;
+override BF16_MAX: f32;
 override LOG_C0: f32;
 override LOG_C1: f32;
 override LOG_C2: f32;
@@ -209,7 +218,49 @@ fn invocation_index(gid: vec3<u32>) -> u32 {
     return gid.x + gid.y * params.row_invocations;
 }
 
-// Writes elements [first, first + len) of the tensor to out_words[0 .. len) as f32 bits.
+// f32 to binary16 bits, round to nearest even, after saturating to +-65504 (src/dtype.rs).
+// Integer arithmetic only: WGSL leaves the rounding of pack2x16float to the implementation.
+fn to_f16_bits(v: f32) -> u32 {
+    let bits = bitcast<u32>(clamp(v, -F16_MAX, F16_MAX));
+    let sign = (bits >> 16u) & 0x8000u;
+    let exponent = i32((bits >> 23u) & 0xFFu) - 127;
+    let mantissa = bits & 0x007FFFFFu;
+    if (exponent >= -14) {
+        // Normal: keep 10 of 23 mantissa bits; a carry may bump the exponent, never to
+        // infinity thanks to the clamp.
+        let kept = (u32(exponent + 15) << 10u) | (mantissa >> 13u);
+        let rest = mantissa & 0x1FFFu;
+        let up = rest > 0x1000u || (rest == 0x1000u && (kept & 1u) == 1u);
+        return sign | (kept + select(0u, 1u, up));
+    }
+    // Subnormal or zero: the significand 1.m in units of 2^-24 is (m | 2^23) >> (-exponent - 1).
+    let shift = u32(-exponent - 1);
+    if (shift > 24u) {
+        return sign;
+    }
+    let significand = mantissa | 0x00800000u;
+    let kept = significand >> shift;
+    let rest = significand & ((1u << shift) - 1u);
+    let half = 1u << (shift - 1u);
+    let up = rest > half || (rest == half && (kept & 1u) == 1u);
+    return sign | (kept + select(0u, 1u, up));
+}
+
+// f32 to bfloat16 bits: the top half of the f32, rounded to nearest even, after saturating.
+fn to_bf16_bits(v: f32) -> u32 {
+    let bits = bitcast<u32>(clamp(v, -BF16_MAX, BF16_MAX));
+    return (bits + 0x7FFFu + ((bits >> 16u) & 1u)) >> 16u;
+}
+
+fn half_bits(v: f32) -> u32 {
+    if (params.dtype == 1u) {
+        return to_f16_bits(v);
+    }
+    return to_bf16_bits(v);
+}
+
+// Writes the four values of blocks [first, first + len) to out_words, block g at words
+// [4 g, 4 g + 4) for f32 and [2 g, 2 g + 2) for f16 and bf16.
 @compute
 @workgroup_size(WORKGROUP_SIZE)
 fn fill(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -217,21 +268,18 @@ fn fill(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (g >= params.invocations) {
         return;
     }
-    let head = params.first_lo & 3u;
-
-    // Block index = first / 4 + g, 64-bit.
-    let first_block = vec2<u32>(
-        (params.first_lo >> 2u) | (params.first_hi << 30u),
-        params.first_hi >> 2u,
-    );
-    let values = block_values(block_words(add_u64(first_block, g)));
-
-    // Element 4 g + j - head of the output; only those inside [0, len) are written.
-    for (var j = 0u; j < 4u; j++) {
-        let index = 4u * g + j;
-        if (index >= head && index - head < params.len) {
-            out_words[index - head] = bitcast<u32>(values[j]);
-        }
+    let block = add_u64(vec2<u32>(params.first_lo, params.first_hi), g);
+    let values = block_values(block_words(block));
+    if (params.dtype == 0u) {
+        let base = 4u * g;
+        out_words[base] = bitcast<u32>(values.x);
+        out_words[base + 1u] = bitcast<u32>(values.y);
+        out_words[base + 2u] = bitcast<u32>(values.z);
+        out_words[base + 3u] = bitcast<u32>(values.w);
+    } else {
+        let base = 2u * g;
+        out_words[base] = half_bits(values.x) | (half_bits(values.y) << 16u);
+        out_words[base + 1u] = half_bits(values.z) | (half_bits(values.w) << 16u);
     }
 }
 

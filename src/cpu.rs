@@ -6,6 +6,7 @@
 
 use rayon::prelude::*;
 
+use crate::dtype::Dtype;
 use crate::error::{Error, Result};
 use crate::philox::philox4x32;
 use crate::spec::FillPlan;
@@ -61,6 +62,44 @@ pub fn fill_range(plan: &FillPlan, first_elem: u64, out: &mut [f32]) -> Result<(
         .for_each(|(i, chunk)| {
             write_values(plan, rest_first + (i * CHUNK_ELEMS) as u64, chunk);
         });
+    Ok(())
+}
+
+/// Fills `out` with elements `[first_elem, first_elem + n)` of the tensor as `dtype`,
+/// little-endian, where `n = out.len() / dtype.size_bytes()`, on all cores. Values are computed
+/// in f32 and converted last ([`crate::dtype`]).
+///
+/// # Errors
+///
+/// [`crate::Error::InvalidArgument`] if `out.len()` is not a whole number of elements or the
+/// range is not inside the tensor.
+pub fn fill_range_as(plan: &FillPlan, dtype: Dtype, first_elem: u64, out: &mut [u8]) -> Result<()> {
+    let size = dtype.size_bytes();
+    if !out.len().is_multiple_of(size) {
+        return Err(Error::invalid(
+            "output length",
+            format!(
+                "{} bytes is not a whole number of {dtype} elements",
+                out.len()
+            ),
+        ));
+    }
+    plan.check_range(first_elem, (out.len() / size) as u64)?;
+
+    // Same split as `fill_range`: a ragged head, then whole-block chunks, each made in f32
+    // and converted in place of its bytes.
+    let head_len = ((4 - (first_elem % 4) as usize) % 4).min(out.len() / size);
+    let (head, rest) = out.split_at_mut(head_len * size);
+    let encode = |first: u64, bytes: &mut [u8]| {
+        let mut values = vec![0.0f32; bytes.len() / size];
+        write_values(plan, first, &mut values);
+        dtype.encode(&values, bytes);
+    };
+    encode(first_elem, head);
+    let rest_first = first_elem + head_len as u64;
+    rest.par_chunks_mut(CHUNK_ELEMS * size)
+        .enumerate()
+        .for_each(|(i, chunk)| encode(rest_first + (i * CHUNK_ELEMS) as u64, chunk));
     Ok(())
 }
 

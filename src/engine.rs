@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::dtype::Dtype;
 use crate::error::{Error, Result};
 use crate::gpu::{AdapterPreference, GpuContext};
 use crate::spec::FillPlan;
@@ -76,6 +77,25 @@ impl Engine {
         match self {
             Engine::Cpu => crate::cpu::fill_range(plan, first_elem, out),
             Engine::Gpu(gpu) => gpu.fill_range(plan, first_elem, out),
+        }
+    }
+
+    /// Elements `[first_elem, first_elem + n)` of the planned tensor as `dtype` bytes,
+    /// `n = out.len() / dtype.size_bytes()`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`crate::cpu::fill_range_as`] or [`GpuContext::fill_range_as`].
+    pub fn fill_range_as(
+        &self,
+        plan: &FillPlan,
+        dtype: Dtype,
+        first_elem: u64,
+        out: &mut [u8],
+    ) -> Result<()> {
+        match self {
+            Engine::Cpu => crate::cpu::fill_range_as(plan, dtype, first_elem, out),
+            Engine::Gpu(gpu) => gpu.fill_range_as(plan, dtype, first_elem, out),
         }
     }
 

@@ -41,6 +41,7 @@
 pub mod philox;
 pub mod stream;
 pub mod transform;
+pub mod dtype;
 pub mod scheme;
 pub mod spec;
 pub mod cpu;

@@ -3,9 +3,10 @@
 
 mod common;
 
+use weight_init::dtype::Dtype;
 use weight_init::scheme::Scheme;
 use weight_init::spec::TensorSpec;
-use weight_init::transform::{Affine, Kind, MAX_ABS_NORMAL};
+use weight_init::transform::{Affine, Distribution, Kind, MAX_ABS_NORMAL};
 
 /// Largest GPU-CPU difference allowed on a device that does not round division and sqrt as
 /// IEEE 754 requires (WGSL allows 2.5 ulp for both) or that fuses multiply-adds: relative
@@ -185,6 +186,113 @@ fn slices_around_element_2_pow_31_and_2_pow_32_agree_and_do_not_repeat() {
                 cpu[8..].iter().zip(&wrapped).all(|(a, b)| a != b),
                 "values repeat 2^32 earlier: {:?} vs {wrapped:?}",
                 &cpu[8..]
+            );
+        }
+    }
+}
+
+#[test]
+fn f16_and_bf16_outputs_agree_bit_for_bit_and_stay_finite() {
+    let Some(mut gpu) = common::gpu("f16_and_bf16_outputs_agree") else {
+        return;
+    };
+    gpu.set_max_chunk_elems(Some(40_000));
+    let exact = gpu.is_software();
+    for dtype in [Dtype::F16, Dtype::BF16, Dtype::F32] {
+        for (scheme, seed) in [
+            ("normal", 1u64),
+            ("normal(std=30000)", 2),
+            ("uniform(low=-1e-6, high=1e-6)", 3),
+            ("he", 4),
+        ] {
+            let plan = TensorSpec::new("w", vec![1000, 301], scheme.parse().unwrap())
+                .plan(seed)
+                .unwrap();
+            // An odd start and length: the first and last 4-byte words hold one element each.
+            let (first, len) = (5u64, 250_001usize);
+            let mut cpu = vec![0u8; len * dtype.size_bytes()];
+            let mut on_gpu = vec![0u8; len * dtype.size_bytes()];
+            weight_init::cpu::fill_range_as(&plan, dtype, first, &mut cpu).unwrap();
+            gpu.fill_range_as(&plan, dtype, first, &mut on_gpu).unwrap();
+            let (c, g) = (dtype.decode(&cpu), dtype.decode(&on_gpu));
+            assert!(
+                g.iter().all(|v| v.is_finite()),
+                "{dtype} {scheme}: non-finite GPU value"
+            );
+            if exact {
+                assert!(cpu == on_gpu, "{dtype} {scheme}: bytes differ");
+            } else {
+                // One rounding step of the target type on top of the f32 bound.
+                let step = if dtype == Dtype::BF16 {
+                    1.0 / 128.0
+                } else {
+                    1.0 / 1024.0
+                };
+                for (a, b) in c.iter().zip(&g) {
+                    assert!((a - b).abs() <= step * a.abs().max(plan.affine().scale));
+                }
+            }
+            // The f32 values, converted on the host, give the same bytes as the device did.
+            let mut values = vec![0.0f32; len];
+            weight_init::cpu::fill_range(&plan, first, &mut values).unwrap();
+            let mut converted = vec![0u8; cpu.len()];
+            dtype.encode(&values, &mut converted);
+            assert!(
+                converted == cpu,
+                "{dtype} {scheme}: fill_range_as differs from encode"
+            );
+        }
+    }
+}
+
+#[test]
+fn device_conversion_rounds_edge_values_like_the_half_crate() {
+    let Some(gpu) = common::gpu("device_conversion_rounds_edge_values") else {
+        return;
+    };
+    let tiny = 2.0f32.powi(-24);
+    let mut edges = vec![
+        0.0f32,
+        -0.0,
+        1.0,
+        65_504.0,
+        65_519.0,
+        65_520.0,
+        1e9,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        tiny,
+        tiny / 2.0,
+        tiny / 2.0 * 1.000_001,
+        tiny * 1.5,
+        tiny * 2.5,
+        2.0f32.powi(-14),
+        2.0f32.powi(-14) * (1.0 - 2.0f32.powi(-11)),
+        1.0 + 1.0 / 2048.0,
+        1.0 + 3.0 / 2048.0,
+        1.0 + 1.0 / 256.0,
+        1.0 + 3.0 / 256.0,
+        3.389_531_4e38,
+    ];
+    edges.extend(edges.clone().iter().map(|v| -v));
+    for dtype in [Dtype::F16, Dtype::BF16] {
+        for &value in &edges {
+            // A constant tensor of 3 elements makes the device convert exactly `value`.
+            let plan = weight_init::spec::FillPlan {
+                key: [0, 0],
+                stream: 0,
+                distribution: Distribution::Constant { value },
+                len_elems: 3,
+            };
+            let mut on_gpu = vec![0u8; 3 * 2];
+            gpu.fill_range_as(&plan, dtype, 0, &mut on_gpu).unwrap();
+            let mut expected = vec![0u8; 3 * 2];
+            dtype.encode(&[value; 3], &mut expected);
+            assert_eq!(
+                on_gpu,
+                expected,
+                "{dtype} of {value:e} ({:#010x})",
+                value.to_bits()
             );
         }
     }

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use wgpu::util::DeviceExt;
 
 use super::kernel::{self, Grid, MAX_WORKGROUPS_PER_DIM, Params};
+use crate::dtype::Dtype;
 use crate::error::{Error, Result};
 use crate::spec::FillPlan;
 use crate::transform::Affine;
@@ -184,39 +185,84 @@ impl GpuContext {
     /// [`Error::InvalidArgument`] if the range is outside the tensor; GPU errors
     /// ([`Error::GpuValidation`], [`Error::MapFailed`], [`Error::DeviceLost`]).
     pub fn fill_range(&self, plan: &FillPlan, first_elem: u64, out: &mut [f32]) -> Result<()> {
-        plan.check_range(first_elem, out.len() as u64)?;
+        self.fill_range_as(plan, Dtype::F32, first_elem, bytemuck::cast_slice_mut(out))
+    }
+
+    /// Fills `out` with elements `[first_elem, first_elem + n)` of the tensor as `dtype`,
+    /// little-endian, where `n = out.len() / dtype.size_bytes()`; conversion happens on the
+    /// device, so only 2 bytes per element cross the bus for f16 and bf16.
+    ///
+    /// Dispatches cover whole Philox blocks, up to [`GpuContext::chunk_elems`] elements each;
+    /// the elements of the first and last block outside the range are computed and dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `out.len()` is not a whole number of elements or the range
+    /// is outside the tensor; GPU errors as for [`GpuContext::fill_range`].
+    pub fn fill_range_as(
+        &self,
+        plan: &FillPlan,
+        dtype: Dtype,
+        first_elem: u64,
+        out: &mut [u8],
+    ) -> Result<()> {
+        let size = dtype.size_bytes();
+        if !out.len().is_multiple_of(size) {
+            return Err(Error::invalid(
+                "output length",
+                format!(
+                    "{} bytes is not a whole number of {dtype} elements",
+                    out.len()
+                ),
+            ));
+        }
+        let len_elems = (out.len() / size) as u64;
+        plan.check_range(first_elem, len_elems)?;
+        if len_elems == 0 {
+            return Ok(());
+        }
         let affine = plan.affine();
-        let chunk = self.chunk_elems();
+        let end_elem = first_elem + len_elems;
+        let (first_block, end_block) = (first_elem / 4, end_elem.div_ceil(4));
+        let chunk_blocks = (self.chunk_elems() / 4).min(end_block - first_block);
         log::debug!(
-            "gpu fill: {} elements from {first_elem} on stream {:#x}, {} per dispatch",
-            out.len(),
+            "gpu fill: {len_elems} {dtype} elements from {first_elem} on stream {:#x}, {} per dispatch",
             plan.stream,
-            chunk
+            4 * chunk_blocks
         );
-        let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
-        self.run_chunks(
-            &self.fill_pipeline,
-            bytes,
-            chunk,
-            false,
-            |done_elems, len| {
-                let first = first_elem + done_elems;
-                Params {
-                    key_lo: plan.key[0],
-                    key_hi: plan.key[1],
-                    stream_lo: plan.stream as u32,
-                    stream_hi: (plan.stream >> 32) as u32,
-                    first_lo: first as u32,
-                    first_hi: (first >> 32) as u32,
-                    len,
-                    kind: affine.kind as u32,
-                    offset: affine.offset,
-                    scale: affine.scale,
-                    row_invocations: 0,
-                    invocations: ((first % 4) as u32 + len).div_ceil(4),
-                }
-            },
-        )
+
+        let scratch = self.scratch(chunk_blocks * 4 * size as u64)?;
+        let mut block = first_block;
+        while block < end_block {
+            let blocks = chunk_blocks.min(end_block - block);
+            let params = Params {
+                key_lo: plan.key[0],
+                key_hi: plan.key[1],
+                stream_lo: plan.stream as u32,
+                stream_hi: (plan.stream >> 32) as u32,
+                first_lo: block as u32,
+                first_hi: (block >> 32) as u32,
+                len: blocks as u32,
+                kind: affine.kind as u32,
+                offset: affine.offset,
+                scale: affine.scale,
+                dtype: dtype.code(),
+                ..Params::default()
+            };
+            self.dispatch(&self.fill_pipeline, &scratch, params, None)?;
+
+            // The dispatch made elements [4 block, 4 (block + blocks)); keep the requested part.
+            let lo = first_elem.max(4 * block);
+            let hi = end_elem.min(4 * (block + blocks));
+            let dst =
+                &mut out[(lo - first_elem) as usize * size..(hi - first_elem) as usize * size];
+            let src_start = (lo - 4 * block) as usize * size;
+            self.read(&scratch, 4 * blocks * size as u64, |bytes| {
+                dst.copy_from_slice(&bytes[src_start..src_start + dst.len()]);
+            })?;
+            block += blocks;
+        }
+        Ok(())
     }
 
     /// Raw Philox words of blocks `[first_block, first_block + out.len() / 4)`, as
@@ -234,35 +280,30 @@ impl GpuContext {
             ));
         }
         let key = crate::stream::key(seed);
-        let chunk = self.chunk_elems();
-        let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
-        self.run_chunks(
-            &self.words_pipeline,
-            bytes,
-            chunk,
-            false,
-            |done_words, len_words| {
-                let first = first_block.wrapping_add(done_words / 4);
-                Params {
-                    key_lo: key[0],
-                    key_hi: key[1],
-                    stream_lo: stream as u32,
-                    stream_hi: (stream >> 32) as u32,
-                    first_lo: first as u32,
-                    first_hi: (first >> 32) as u32,
-                    len: len_words / 4,
-                    kind: 0,
-                    offset: 0.0,
-                    scale: 0.0,
-                    row_invocations: 0,
-                    invocations: len_words / 4,
-                }
-            },
-        )
+        let chunk_blocks = (self.chunk_elems() / 4) as usize;
+        let scratch = self.scratch((chunk_blocks.min(out.len() / 4) * 16) as u64)?;
+        for (i, dst) in out.chunks_mut(4 * chunk_blocks).enumerate() {
+            let first = first_block.wrapping_add((i * chunk_blocks) as u64);
+            let params = Params {
+                key_lo: key[0],
+                key_hi: key[1],
+                stream_lo: stream as u32,
+                stream_hi: (stream >> 32) as u32,
+                first_lo: first as u32,
+                first_hi: (first >> 32) as u32,
+                len: (dst.len() / 4) as u32,
+                ..Params::default()
+            };
+            self.dispatch(&self.words_pipeline, &scratch, params, None)?;
+            self.read(&scratch, 4 * dst.len() as u64, |bytes| {
+                bytemuck::cast_slice_mut(dst).copy_from_slice(bytes);
+            })?;
+        }
+        Ok(())
     }
 
-    /// Replaces each block of four words in `words` by the four values the kernel's transform
-    /// for `affine` makes from them (as f32 bits), as [`Affine::block_values`] does on the
+    /// Replaces each block of four words in `words` by the four f32 values (as bits) that the
+    /// kernel's transform for `affine` makes from them, as [`Affine::block_values`] does on the
     /// CPU. For checking the transform on chosen words, such as 0 and `0xFFFF_FFFF`.
     ///
     /// # Errors
@@ -276,50 +317,35 @@ impl GpuContext {
                 format!("{} is not a whole number of 4-word blocks", words.len()),
             ));
         }
-        let chunk = self.chunk_elems();
-        let bytes: &mut [u8] = bytemuck::cast_slice_mut(words);
-        self.run_chunks(
-            &self.transform_pipeline,
-            bytes,
-            chunk,
-            true,
-            |_, len_words| Params {
-                key_lo: 0,
-                key_hi: 0,
-                stream_lo: 0,
-                stream_hi: 0,
-                first_lo: 0,
-                first_hi: 0,
-                len: len_words,
+        let chunk_blocks = (self.chunk_elems() / 4) as usize;
+        let scratch = self.scratch((chunk_blocks.min(words.len() / 4) * 16) as u64)?;
+        for chunk in words.chunks_mut(4 * chunk_blocks) {
+            let params = Params {
+                len: (chunk.len() / 4) as u32,
                 kind: affine.kind as u32,
                 offset: affine.offset,
                 scale: affine.scale,
-                row_invocations: 0,
-                invocations: len_words / 4,
-            },
-        )
+                ..Params::default()
+            };
+            self.dispatch(
+                &self.transform_pipeline,
+                &scratch,
+                params,
+                Some(bytemuck::cast_slice(chunk)),
+            )?;
+            self.read(&scratch, 4 * chunk.len() as u64, |bytes| {
+                bytemuck::cast_slice_mut(chunk).copy_from_slice(bytes);
+            })?;
+        }
+        Ok(())
     }
 
-    /// Runs `pipeline` once per chunk of `chunk_items` 4-byte items of `out` and copies each
-    /// chunk's output back; with `upload`, each chunk of `out` is first copied to the device as
-    /// the kernel's input. `params(done_items, len_items)` describes one chunk; the grid fields
-    /// are filled in here.
-    fn run_chunks(
-        &self,
-        pipeline: &wgpu::ComputePipeline,
-        out: &mut [u8],
-        chunk_items: u64,
-        upload: bool,
-        params: impl Fn(u64, u32) -> Params,
-    ) -> Result<()> {
-        if out.is_empty() {
-            return Ok(());
-        }
-        let chunk_bytes = (chunk_items * 4).min(out.len() as u64);
+    /// A storage buffer the kernel writes and a mappable buffer to read it back, `bytes` each.
+    fn scratch(&self, bytes: u64) -> Result<Scratch> {
         let scope = ErrorScopes::push(&self.device);
         let storage = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("weight-init output"),
-            size: chunk_bytes,
+            size: bytes,
             usage: wgpu::BufferUsages::STORAGE
                 | wgpu::BufferUsages::COPY_SRC
                 | wgpu::BufferUsages::COPY_DST,
@@ -327,23 +353,12 @@ impl GpuContext {
         });
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("weight-init readback"),
-            size: chunk_bytes,
+            size: bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         scope.pop("buffer allocation")?;
-
-        for (i, dst) in out.chunks_mut(chunk_bytes as usize).enumerate() {
-            let done_items = i as u64 * (chunk_bytes / 4);
-            let mut p = params(done_items, (dst.len() / 4) as u32);
-            let grid = kernel::grid(p.invocations, self.max_workgroups_per_dim());
-            p.row_invocations = grid.row_invocations;
-            if upload {
-                self.queue.write_buffer(&storage, 0, dst);
-            }
-            self.dispatch_and_read(pipeline, &storage, &staging, p, grid, dst)?;
-        }
-        Ok(())
+        Ok(Scratch { storage, staging })
     }
 
     fn max_workgroups_per_dim(&self) -> u32 {
@@ -353,17 +368,23 @@ impl GpuContext {
             .min(MAX_WORKGROUPS_PER_DIM)
     }
 
-    /// One dispatch into `storage`, copied through `staging` into `dst`.
-    fn dispatch_and_read(
+    /// One dispatch of `params.len` blocks into `scratch.storage` (after uploading `input`
+    /// there, when given), then a copy of the whole storage buffer to `scratch.staging`.
+    fn dispatch(
         &self,
         pipeline: &wgpu::ComputePipeline,
-        storage: &wgpu::Buffer,
-        staging: &wgpu::Buffer,
-        params: Params,
-        grid: Grid,
-        dst: &mut [u8],
+        scratch: &Scratch,
+        mut params: Params,
+        input: Option<&[u8]>,
     ) -> Result<()> {
+        params.invocations = params.len;
+        let grid: Grid = kernel::grid(params.invocations, self.max_workgroups_per_dim());
+        params.row_invocations = grid.row_invocations;
+
         let scope = ErrorScopes::push(&self.device);
+        if let Some(input) = input {
+            self.queue.write_buffer(&scratch.storage, 0, input);
+        }
         let uniform = self
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -381,7 +402,7 @@ impl GpuContext {
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,
-                    resource: storage.as_entire_binding(),
+                    resource: scratch.storage.as_entire_binding(),
                 },
             ],
         });
@@ -399,22 +420,20 @@ impl GpuContext {
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(grid.x, grid.y, 1);
         }
-        let len_bytes = dst.len() as u64;
-        encoder.copy_buffer_to_buffer(storage, 0, staging, 0, len_bytes);
+        encoder.copy_buffer_to_buffer(&scratch.storage, 0, &scratch.staging, 0, None);
         self.queue.submit([encoder.finish()]);
-        scope.pop("dispatch")?;
-
-        self.read_staging(staging, dst)
+        scope.pop("dispatch")
     }
 
-    /// Maps the first `dst.len()` bytes of `staging`, copies them out and unmaps.
-    fn read_staging(&self, staging: &wgpu::Buffer, dst: &mut [u8]) -> Result<()> {
-        let len_bytes = dst.len() as u64;
+    /// Maps the first `len_bytes` of `scratch.staging`, hands them to `consume`, and unmaps.
+    fn read(&self, scratch: &Scratch, len_bytes: u64, consume: impl FnOnce(&[u8])) -> Result<()> {
         let (sender, receiver) = mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, 0..len_bytes, move |result| {
-            // The receiver outlives the poll below; a send can only fail if it is gone.
-            let _ = sender.send(result);
-        });
+        scratch
+            .staging
+            .map_async(wgpu::MapMode::Read, 0..len_bytes, move |result| {
+                // The receiver outlives the poll below; a send can only fail if it is gone.
+                let _ = sender.send(result);
+            });
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::DeviceLost(self.lost_reason().unwrap_or_else(|| e.to_string())))?;
@@ -429,12 +448,13 @@ impl GpuContext {
             }
         }
         {
-            let view = staging
+            let view = scratch
+                .staging
                 .get_mapped_range(0..len_bytes)
                 .map_err(|e| Error::MapFailed(e.to_string()))?;
-            dst.copy_from_slice(&view);
+            consume(&view);
         }
-        staging.unmap();
+        scratch.staging.unmap();
         if let Some(reason) = self.lost_reason() {
             return Err(Error::DeviceLost(reason));
         }
@@ -509,6 +529,12 @@ fn build_pipelines(
         .pop("pipeline creation")
         .map_err(|e| Error::ShaderRejected(e.to_string()))?;
     Ok(pipelines)
+}
+
+/// The buffers of a sequence of dispatches: the kernel's output and its readback copy.
+struct Scratch {
+    storage: wgpu::Buffer,
+    staging: wgpu::Buffer,
 }
 
 /// A validation scope inside an out-of-memory scope, popped together.

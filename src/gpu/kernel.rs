@@ -16,7 +16,7 @@ pub const MAX_WORKGROUPS_PER_DIM: u32 = 65_535;
 
 /// The shader's `Params` uniform block, field for field.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Params {
     /// Seed, low word (Philox key word 0).
     pub key_lo: u32,
@@ -26,11 +26,11 @@ pub struct Params {
     pub stream_lo: u32,
     /// Stream id, high word (counter word 3).
     pub stream_hi: u32,
-    /// `fill`: first element index, low word; `words`: first block index, low word.
+    /// First block index, low word.
     pub first_lo: u32,
     /// High word of `first`.
     pub first_hi: u32,
-    /// `fill`: elements to write; `words`: blocks to write.
+    /// Blocks to process.
     pub len: u32,
     /// [`crate::transform::Kind`] code.
     pub kind: u32,
@@ -40,8 +40,12 @@ pub struct Params {
     pub scale: f32,
     /// Invocations per row of the 2-D grid.
     pub row_invocations: u32,
-    /// Invocations that have work.
+    /// Invocations that have work: one per block.
     pub invocations: u32,
+    /// `fill`: the output [`crate::dtype::Dtype`] code (0 f32, 1 f16, 2 bf16).
+    pub dtype: u32,
+    /// Padding to a multiple of 16 bytes.
+    pub pad: [u32; 3],
 }
 
 /// The values of the shader's override constants, from the Rust constants they mirror.
@@ -52,6 +56,8 @@ pub fn override_constants() -> Vec<(&'static str, f64)> {
         ("SQRT_2", f64::from(core::f32::consts::SQRT_2)),
         ("LN2_HI", f64::from(crate::transform::LN2_HI)),
         ("LN2_LO", f64::from(crate::transform::LN2_LO)),
+        ("F16_MAX", f64::from(half::f16::MAX)),
+        ("BF16_MAX", f64::from(half::bf16::MAX)),
     ];
     const LOG: [&str; 4] = ["LOG_C0", "LOG_C1", "LOG_C2", "LOG_C3"];
     const SIN: [&str; 5] = ["SIN_C0", "SIN_C1", "SIN_C2", "SIN_C3", "SIN_C4"];
@@ -95,9 +101,9 @@ pub fn grid(invocations: u32, max_per_dim: u32) -> Grid {
     }
 }
 
-/// Elements per `fill` dispatch: the largest multiple of 4 whose f32 output fits one storage
-/// binding and one buffer, at most `requested` when given, and at most 2^28 (1 GiB), so that
-/// `4 * invocations` stays far from u32 overflow in the shader.
+/// Elements per dispatch: the largest multiple of 4 whose f32 output fits one storage binding
+/// and one buffer, at most `requested` when given, and at most 2^28 (1 GiB of f32), so that
+/// word indices `4 * invocation` stay far from u32 overflow in the shader.
 pub fn chunk_elems(limits: &wgpu::Limits, requested: Option<u64>) -> u64 {
     let binding_bytes = limits
         .max_storage_buffer_binding_size
@@ -163,7 +169,7 @@ mod tests {
 
     #[test]
     fn params_layout_matches_the_shader_struct_size() {
-        // 12 four-byte fields; WGSL uniform structs round up to 16 bytes.
-        assert_eq!(core::mem::size_of::<Params>(), 48);
+        // 16 four-byte fields, a multiple of 16 bytes as uniform buffers like.
+        assert_eq!(core::mem::size_of::<Params>(), 64);
     }
 }
