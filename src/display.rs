@@ -13,6 +13,8 @@
 
 use std::fmt::Write;
 
+use crate::transform::Distribution;
+
 /// NumPy's default `linewidth`.
 const LINE_WIDTH: usize = 75;
 /// NumPy's default `threshold`: larger arrays are summarized.
@@ -206,6 +208,53 @@ fn extend_line(s: &mut String, line: &mut String, word: &str, width: usize, hang
         *line = hanging.to_string();
     }
     line.push_str(word);
+}
+
+/// Running mean, standard deviation, minimum and maximum of a tensor's values, fed in
+/// batches (sums in f64).
+#[derive(Debug, Clone, Default)]
+pub struct TensorStats {
+    count: u64,
+    sum: f64,
+    sum_squares: f64,
+    min: f32,
+    max: f32,
+}
+
+impl TensorStats {
+    /// Adds a batch of values.
+    pub fn add(&mut self, values: &[f32]) {
+        for &v in values {
+            if self.count == 0 {
+                (self.min, self.max) = (v, v);
+            }
+            self.count += 1;
+            self.sum += f64::from(v);
+            self.sum_squares += f64::from(v) * f64::from(v);
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+    }
+
+    /// `name: shape (a, b), n elements, expected mean m std s; measured mean ... max ...`.
+    pub fn line(&self, name: &str, shape: &[u64], expected: &Distribution) -> String {
+        if self.count == 0 {
+            return format!("{name}: shape {}, no elements", shape_tuple(shape));
+        }
+        let n = self.count as f64;
+        let mean = self.sum / n;
+        let std = (self.sum_squares / n - mean * mean).max(0.0).sqrt();
+        format!(
+            "{name}: shape {}, {} elements, expected mean {:.6} std {:.6}; measured mean {mean:.6} \
+             std {std:.6} min {:.6} max {:.6}",
+            shape_tuple(shape),
+            self.count,
+            expected.mean(),
+            expected.std(),
+            self.min,
+            self.max
+        )
+    }
 }
 
 #[cfg(test)]

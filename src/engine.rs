@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use rayon::prelude::*;
+
 use crate::dtype::Dtype;
 use crate::error::{Error, Result};
 use crate::gpu::{AdapterPreference, GpuContext};
@@ -99,6 +101,61 @@ impl Engine {
         }
     }
 
+    /// Fills `out` with the elements of `runs` (`(first_elem, len_elems)` pieces of the
+    /// tensor, back to back) as `dtype` bytes: a slice of a tensor, such as one rank's shard,
+    /// is the concatenation of its runs ([`crate::slice::Region::runs`]).
+    ///
+    /// On the GPU, runs close together are generated as one contiguous span of at most
+    /// [`GpuContext::chunk_elems`] elements and cut apart on the host, so a column shard costs
+    /// a few dispatches rather than one per row.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `out` does not hold exactly the runs' elements or a run
+    /// is outside the tensor; GPU errors.
+    pub fn fill_runs(
+        &self,
+        plan: &FillPlan,
+        dtype: Dtype,
+        runs: &[(u64, u64)],
+        out: &mut [u8],
+    ) -> Result<()> {
+        let size = dtype.size_bytes() as u64;
+        let total: u64 = runs.iter().map(|&(_, len)| len).sum();
+        if total * size != out.len() as u64 {
+            return Err(Error::invalid(
+                "output length",
+                format!("{} bytes for {total} {dtype} elements", out.len()),
+            ));
+        }
+        // Split `out` into one slice per run.
+        let mut slices = Vec::with_capacity(runs.len());
+        let mut rest = out;
+        for &(first, len) in runs {
+            let (head, tail) = rest.split_at_mut((len * size) as usize);
+            slices.push((first, head));
+            rest = tail;
+        }
+        match self {
+            Engine::Cpu => slices.into_par_iter().try_for_each(|(first, bytes)| {
+                crate::cpu::fill_range_as(plan, dtype, first, bytes)
+            }),
+            Engine::Gpu(gpu) => {
+                let budget = gpu.chunk_elems();
+                let mut span: Vec<(u64, &mut [u8])> = Vec::new();
+                for (first, bytes) in slices {
+                    let end = first + bytes.len() as u64 / size;
+                    let span_start = span.first().map_or(first, |s| s.0);
+                    if !span.is_empty() && (first < span_start || end - span_start > budget) {
+                        fill_span(gpu, plan, dtype, &mut span)?;
+                    }
+                    span.push((first, bytes));
+                }
+                fill_span(gpu, plan, dtype, &mut span)
+            }
+        }
+    }
+
     /// The whole planned tensor.
     ///
     /// # Errors
@@ -147,4 +204,35 @@ impl fmt::Display for Engine {
             }
         }
     }
+}
+
+/// Generates the elements from the first run's start to the last run's end in one call and
+/// copies each run out of it; empties `span`.
+fn fill_span(
+    gpu: &GpuContext,
+    plan: &FillPlan,
+    dtype: Dtype,
+    span: &mut Vec<(u64, &mut [u8])>,
+) -> Result<()> {
+    let size = dtype.size_bytes() as u64;
+    match span.as_mut_slice() {
+        [] => {}
+        [(first, bytes)] => gpu.fill_range_as(plan, dtype, *first, bytes)?,
+        runs => {
+            let start = runs[0].0;
+            let end = runs
+                .iter()
+                .map(|(f, b)| f + b.len() as u64 / size)
+                .max()
+                .unwrap_or(start);
+            let mut all = vec![0u8; ((end - start) * size) as usize];
+            gpu.fill_range_as(plan, dtype, start, &mut all)?;
+            for (first, bytes) in runs.iter_mut() {
+                let at = ((*first - start) * size) as usize;
+                bytes.copy_from_slice(&all[at..at + bytes.len()]);
+            }
+        }
+    }
+    span.clear();
+    Ok(())
 }

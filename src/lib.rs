@@ -44,6 +44,8 @@ pub mod transform;
 pub mod dtype;
 pub mod scheme;
 pub mod spec;
+pub mod slice;
+pub mod model;
 pub mod cpu;
 pub mod gpu;
 pub mod engine;

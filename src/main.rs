@@ -7,11 +7,16 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use indicatif::{ProgressBar, ProgressStyle};
+use weight_init::Error;
+use weight_init::display::{self, TensorStats};
+use weight_init::dtype::Dtype;
 use weight_init::engine::{DeviceChoice, Engine};
-use weight_init::output::{Overwrite, TensorData};
+use weight_init::model::Model;
+use weight_init::output::{Destination, Overwrite, TensorJob, WriteOptions};
 use weight_init::scheme::Scheme;
+use weight_init::slice::shard_region;
 use weight_init::spec::{TensorSpec, layer_network};
-use weight_init::{Error, display};
 
 /// Initialize neural-network weights with Philox4x32-10, identically on the GPU and the CPU.
 #[derive(Debug, Parser)]
@@ -38,9 +43,15 @@ enum Command {
 #[derive(Debug, Args)]
 struct InitArgs {
     /// Layer widths of a fully connected network; W_i has shape (l[i], l[i-1]).
-    /// Default 2,4,3,1 when no --shape is given.
-    #[arg(long, value_name = "WIDTHS", value_parser = parse_dims, allow_hyphen_values = true,
-          conflicts_with = "shape")]
+    /// The default (2,4,3,1) when no other source of tensors is given.
+    #[arg(
+        long,
+        value_name = "WIDTHS",
+        value_parser = parse_dims,
+        allow_hyphen_values = true,
+        group = "source",
+        conflicts_with = "shape"
+    )]
     layers: Option<Dims>,
 
     /// A tensor shape such as 512,256 (repeatable).
@@ -51,10 +62,26 @@ struct InitArgs {
     #[arg(long, requires = "shape")]
     name: Vec<String>,
 
+    /// A model spec file (.json or .toml) listing tensors with shapes, schemes and dtypes.
+    #[arg(long, value_name = "FILE", group = "source")]
+    spec: Option<PathBuf>,
+
+    /// A Hugging Face config.json (GPT-2 or Llama family): its state dict and published init.
+    #[arg(long, value_name = "FILE", group = "source")]
+    config: Option<PathBuf>,
+
+    /// A built-in model: gpt2, gpt2-medium, llama-7b, llama-tiny.
+    #[arg(long, group = "source")]
+    preset: Option<String>,
+
     #[command(flatten)]
     scheme: SchemeArgs,
 
-    /// Seed (decimal or 0x-hex); drawn from the OS and printed when absent.
+    /// Element type of every tensor: f32, f16 or bf16 (default f32, or the spec file's).
+    #[arg(long, value_parser = parse_dtype)]
+    dtype: Option<Dtype>,
+
+    /// Seed (decimal or 0x-hex); default the spec file's, else drawn from the OS and printed.
     #[arg(long, value_parser = parse_u64)]
     seed: Option<u64>,
 
@@ -62,15 +89,29 @@ struct InitArgs {
     #[arg(long, default_value = "auto", value_parser = parse_device)]
     device: DeviceChoice,
 
-    /// Write the tensors to FILE: .npy (one tensor) or .safetensors (all).
-    #[arg(long, value_name = "FILE")]
+    /// Write instead of printing: FILE.npy (one tensor), FILE.safetensors (all tensors), or a
+    /// directory (model.safetensors, or shards with model.safetensors.index.json).
+    #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
 
-    /// Replace --out if it exists.
+    /// Replace existing output files.
     #[arg(long, requires = "out")]
     force: bool,
 
-    /// Print, per tensor, the expected std and the measured mean, std, min and max.
+    /// Largest shard file when --out is a directory: bytes, or with kB, MB, GB, KiB, MiB, GiB.
+    #[arg(long, value_name = "SIZE", default_value = "5GB", value_parser = parse_size)]
+    max_shard_size: u64,
+
+    /// Write only this rank's slice of every tensor: RANK/WORLD, or auto (from torchrun's
+    /// RANK and WORLD_SIZE, or SLURM_PROCID and SLURM_NTASKS).
+    #[arg(long, value_name = "RANK/WORLD")]
+    shard: Option<String>,
+
+    /// The dimension split by --shard; tensors with fewer dimensions are written whole.
+    #[arg(long, value_name = "D", default_value = "0", requires = "shard")]
+    shard_dim: usize,
+
+    /// Print, per tensor, the expected mean and std and the measured mean, std, min and max.
     #[arg(long)]
     stats: bool,
 }
@@ -80,9 +121,9 @@ struct InitArgs {
 struct SchemeArgs {
     /// normal, uniform, he-normal (he, kaiming-normal), he-uniform, xavier-normal (xavier,
     /// glorot-normal), xavier-uniform, lecun-normal, lecun-uniform, zeros, ones, constant;
-    /// parameters may follow in parentheses, e.g. "normal(std=0.02)".
-    #[arg(long, default_value = "normal")]
-    scheme: String,
+    /// parameters may follow in parentheses, e.g. "normal(std=0.02)". Default normal.
+    #[arg(long)]
+    scheme: Option<String>,
     /// Mean of normal.
     #[arg(long, allow_hyphen_values = true)]
     mean: Option<String>,
@@ -158,14 +199,72 @@ fn parse_u64(s: &str) -> Result<u64, String> {
     parsed.map_err(|e| format!("{s:?} is not a 64-bit unsigned integer ({e})"))
 }
 
+fn parse_dtype(s: &str) -> Result<Dtype, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+/// Bytes, optionally with a decimal (kB, MB, GB, TB) or binary (KiB, MiB, GiB, TiB) unit.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?}; use kB, MB, GB, KiB, MiB or GiB"
+            ));
+        }
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 5GB"))?;
+    let bytes = value * factor as f64;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!(
+            "size {s:?} must be at least 1 byte and fit in 64 bits"
+        ));
+    }
+    Ok(bytes as u64)
+}
+
 fn parse_device(s: &str) -> Result<DeviceChoice, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
 
 impl SchemeArgs {
+    /// Whether any scheme option was given on the command line.
+    fn any_given(&self) -> bool {
+        self.scheme.is_some()
+            || [
+                &self.mean,
+                &self.std,
+                &self.low,
+                &self.high,
+                &self.mode,
+                &self.nonlinearity,
+                &self.negative_slope,
+                &self.gain,
+                &self.value,
+            ]
+            .iter()
+            .any(|v| v.is_some())
+    }
+
     /// The scheme string's name and inline parameters, then the flag parameters.
     fn scheme(&self) -> Result<Scheme, Error> {
-        let (name, mut params) = weight_init::scheme::split_call(&self.scheme)?;
+        let text = self.scheme.as_deref().unwrap_or("normal");
+        let (name, mut params) = weight_init::scheme::split_call(text)?;
         let flags = [
             ("mean", &self.mean),
             ("std", &self.std),
@@ -252,35 +351,69 @@ fn error_chain(e: &Error) -> String {
 }
 
 fn run_init(args: &InitArgs) -> Result<(), Error> {
-    let scheme = args.scheme.scheme()?;
-    let tensors = tensor_specs(args, scheme)?;
-    let seed = args.seed.unwrap_or_else(rand::random::<u64>);
-    // Resolve every plan before any work, so a bad tensor fails fast.
-    let plans = tensors
-        .iter()
-        .map(|t| t.plan(seed))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut model = model(args)?;
+    if let Some(dtype) = args.dtype {
+        model = model.with_dtype(dtype);
+    }
+    let seed = args.seed.or(model.seed).unwrap_or_else(rand::random::<u64>);
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
 
+    // Resolve every tensor and check the destination before any work, so bad input fails fast.
+    let jobs = model
+        .tensors
+        .into_iter()
+        .map(|spec| {
+            let mut job = TensorJob::whole(spec, seed)?;
+            if let Some((rank, world)) = shard {
+                job.region = shard_region(&job.spec.shape, args.shard_dim, rank, world)?;
+            }
+            Ok(job)
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     let overwrite = if args.force {
         Overwrite::Replace
     } else {
         Overwrite::Refuse
     };
-    if let Some(path) = &args.out {
-        weight_init::output::check_destination(path, overwrite)?;
+    let mut options = WriteOptions {
+        overwrite,
+        max_shard_bytes: args.max_shard_size,
+        ..WriteOptions::default()
+    };
+    options
+        .metadata
+        .insert("weight_init.seed".into(), seed.to_string());
+    let dest = match (args.out.as_deref(), shard) {
+        (None, _) => None,
+        (Some(out), None) => Some(Destination::from_path(out)?),
+        (Some(out), Some((rank, world))) => {
+            Some(Destination::from_path(out)?.for_rank(rank, world))
+        }
+    };
+    if let Some((rank, world)) = shard {
+        let slices: std::collections::BTreeMap<&str, &[u64]> = jobs
+            .iter()
+            .map(|j| (j.spec.name.as_str(), &j.region.offsets[..]))
+            .collect();
+        options.metadata.insert(
+            "weight_init.shard".into(),
+            format!("rank {rank} of {world} along dimension {}", args.shard_dim),
+        );
+        options.metadata.insert(
+            "weight_init.slice_offsets".into(),
+            serde_json::to_string(&slices).expect("a map of names to offsets serializes"),
+        );
     }
-
-    if args.seed.is_none() {
+    if let Some(dest) = &dest {
+        weight_init::output::plan_files(&jobs, dest, &options)?;
+    }
+    if args.seed.is_none() && model.seed.is_none() {
         eprintln!("seed: {seed} (drawn at random; pass --seed {seed} to repeat)");
     }
 
     let engine = Engine::new(args.device)?;
     log::info!("computing on the {engine}");
-    let values = plans
-        .iter()
-        .map(|p| engine.fill(p))
-        .collect::<Result<Vec<_>, _>>()?;
-
+    let mut stats: Vec<TensorStats> = jobs.iter().map(|_| TensorStats::default()).collect();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let io_err = |source| Error::Io {
@@ -288,47 +421,90 @@ fn run_init(args: &InitArgs) -> Result<(), Error> {
         path: PathBuf::from("standard output"),
         source,
     };
-    if let Some(path) = &args.out {
-        let data: Vec<TensorData<'_>> = tensors
+
+    if let Some(dest) = &dest {
+        let total_bytes = jobs
             .iter()
-            .zip(&values)
-            .map(|(t, v)| TensorData {
-                name: &t.name,
-                shape: &t.shape,
-                values: v,
-            })
-            .collect();
-        weight_init::output::write(path, &data, overwrite)?;
-        let total: u64 = plans.iter().map(|p| p.len_elems).sum();
-        let noun = if tensors.len() == 1 {
-            "tensor"
-        } else {
-            "tensors"
-        };
+            .map(|j| Ok(j.region.len_elems()? * j.spec.dtype.size_bytes() as u64))
+            .sum::<Result<u64, Error>>()?;
+        let bar = progress_bar(total_bytes);
+        let files = weight_init::output::write_checkpoint(
+            &engine,
+            &jobs,
+            dest,
+            &options,
+            &mut |i, bytes| {
+                bar.inc(bytes.len() as u64);
+                if args.stats {
+                    stats[i].add(&jobs[i].spec.dtype.decode(bytes));
+                }
+            },
+        )?;
+        bar.finish_and_clear();
+        let elems: u64 = jobs.iter().map(|j| j.region.len_elems().unwrap_or(0)).sum();
+        let noun = if jobs.len() == 1 { "tensor" } else { "tensors" };
+        for file in &files {
+            writeln!(out, "wrote {}", file.display()).map_err(io_err)?;
+        }
         writeln!(
             out,
-            "wrote {} {noun} ({total} elements) to {}",
-            tensors.len(),
-            path.display()
+            "{} {noun}, {elems} elements, {total_bytes} bytes",
+            jobs.len()
         )
         .map_err(io_err)?;
     } else {
-        for (t, v) in tensors.iter().zip(&values) {
-            write!(out, "{}", display::notebook_block(&t.name, &t.shape, v)).map_err(io_err)?;
+        for (job, stat) in jobs.iter().zip(&mut stats) {
+            let values = stored_values(&engine, job)?;
+            stat.add(&values);
+            write!(
+                out,
+                "{}",
+                display::notebook_block(&job.spec.name, &job.region.extents, &values)
+            )
+            .map_err(io_err)?;
         }
     }
     if args.stats {
-        for ((t, p), v) in tensors.iter().zip(&plans).zip(&values) {
-            writeln!(out, "{}", stats_line(t, p, v)).map_err(io_err)?;
+        for (job, stat) in jobs.iter().zip(&stats) {
+            let line = stat.line(&job.spec.name, &job.region.extents, &job.plan.distribution);
+            writeln!(out, "{line}").map_err(io_err)?;
         }
     }
     out.flush().map_err(io_err)
 }
 
-fn tensor_specs(args: &InitArgs, scheme: Scheme) -> Result<Vec<TensorSpec>, Error> {
+/// The model the arguments name: a spec file, a config, a preset, --shape tensors or the
+/// --layers network (default 2,4,3,1).
+fn model(args: &InitArgs) -> Result<Model, Error> {
+    let scheme_flags_given = args.scheme.any_given();
+    let from_file = args.spec.is_some() || args.config.is_some() || args.preset.is_some();
+    if from_file && scheme_flags_given {
+        return Err(Error::InvalidArgument {
+            what: "scheme",
+            detail: "--scheme and its parameters apply to --layers and --shape tensors; \
+                     --spec, --config and --preset carry their own schemes"
+                .into(),
+        });
+    }
+    if from_file && !args.shape.is_empty() {
+        return Err(Error::InvalidArgument {
+            what: "shape",
+            detail: "--shape cannot be combined with --spec, --config or --preset".into(),
+        });
+    }
+    if let Some(path) = &args.spec {
+        return Model::from_spec_file(path);
+    }
+    if let Some(path) = &args.config {
+        return Model::from_hf_config_file(path);
+    }
+    if let Some(name) = &args.preset {
+        return Model::preset(name);
+    }
+    let scheme = args.scheme.scheme()?;
     if args.shape.is_empty() {
         let widths = args.layers.clone().unwrap_or_else(|| vec![2, 4, 3, 1]);
-        return layer_network(&widths, scheme);
+        return Model::new(layer_network(&widths, scheme)?);
     }
     if !args.name.is_empty() && args.name.len() != args.shape.len() {
         return Err(Error::InvalidArgument {
@@ -340,53 +516,96 @@ fn tensor_specs(args: &InitArgs, scheme: Scheme) -> Result<Vec<TensorSpec>, Erro
             ),
         });
     }
-    let mut specs: Vec<TensorSpec> = Vec::new();
-    for (i, shape) in args.shape.iter().enumerate() {
-        let name = args
-            .name
-            .get(i)
-            .cloned()
-            .unwrap_or_else(|| format!("W{}", i + 1));
-        if specs.iter().any(|s| s.name == name) {
-            return Err(Error::InvalidArgument {
-                what: "name",
-                detail: format!("tensor name {name:?} is used twice"),
-            });
-        }
-        specs.push(TensorSpec::new(name, shape.clone(), scheme));
-    }
-    Ok(specs)
+    let tensors = args
+        .shape
+        .iter()
+        .enumerate()
+        .map(|(i, shape)| {
+            let name = args
+                .name
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("W{}", i + 1));
+            TensorSpec::new(name, shape.clone(), scheme)
+        })
+        .collect();
+    Model::new(tensors)
 }
 
-fn stats_line(t: &TensorSpec, plan: &weight_init::spec::FillPlan, v: &[f32]) -> String {
-    let n = v.len() as f64;
-    if v.is_empty() {
-        return format!(
-            "{}: shape {}, no elements",
-            t.name,
-            display::shape_tuple(&t.shape)
-        );
+/// A tensor's slice as stored (rounded to its dtype), as f32 for printing.
+fn stored_values(engine: &Engine, job: &TensorJob) -> Result<Vec<f32>, Error> {
+    let runs: Vec<(u64, u64)> = job.region.runs(&job.spec.shape).collect();
+    let elems = job.region.len_elems()?;
+    let len = usize::try_from(elems * job.spec.dtype.size_bytes() as u64)
+        .ok()
+        .filter(|&n| n <= isize::MAX as usize)
+        .ok_or_else(|| Error::TooLarge {
+            what: "tensor to print",
+            value: format!("{} with {elems} elements", job.spec.name),
+            limit: "the address space; write it with --out instead".into(),
+        })?;
+    let mut bytes = vec![0u8; len];
+    engine.fill_runs(&job.plan, job.spec.dtype, &runs, &mut bytes)?;
+    Ok(job.spec.dtype.decode(&bytes))
+}
+
+/// `RANK/WORLD`, or `auto` from torchrun's or SLURM's environment.
+fn parse_shard(text: &str) -> Result<(u64, u64), Error> {
+    let invalid = |detail: String| Error::InvalidArgument {
+        what: "shard",
+        detail,
+    };
+    let (rank, world) = if text == "auto" {
+        let var = |name: &str| std::env::var(name).ok();
+        match (
+            var("RANK"),
+            var("WORLD_SIZE"),
+            var("SLURM_PROCID"),
+            var("SLURM_NTASKS"),
+        ) {
+            (Some(r), Some(w), _, _) | (None, _, Some(r), Some(w)) => (r, w),
+            _ => {
+                return Err(invalid(
+                    "--shard auto needs RANK and WORLD_SIZE (torchrun) or SLURM_PROCID and \
+                     SLURM_NTASKS in the environment"
+                        .into(),
+                ));
+            }
+        }
+    } else {
+        let (r, w) = text
+            .split_once('/')
+            .ok_or_else(|| invalid(format!("{text:?} is not RANK/WORLD or auto")))?;
+        (r.to_string(), w.to_string())
+    };
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| invalid(format!("{s:?} in {text:?} is not a non-negative integer")))
+    };
+    let (rank, world) = (number(&rank)?, number(&world)?);
+    if world == 0 || rank >= world {
+        return Err(invalid(format!(
+            "rank {rank} of world size {world}: need 0 <= rank < world"
+        )));
     }
-    let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
-    let var = v
-        .iter()
-        .map(|&x| (f64::from(x) - mean).powi(2))
-        .sum::<f64>()
-        / n;
-    let min = v.iter().copied().fold(f32::INFINITY, f32::min);
-    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    format!(
-        "{}: shape {}, {} elements, expected mean {:.6} std {:.6}; measured mean {:.6} std {:.6} min {:.6} max {:.6}",
-        t.name,
-        display::shape_tuple(&t.shape),
-        v.len(),
-        plan.distribution.mean(),
-        plan.distribution.std(),
-        mean,
-        var.sqrt(),
-        min,
-        max
-    )
+    Ok((rank, world))
+}
+
+/// A byte-count progress bar on stderr for outputs of 64 MiB or more; indicatif hides it when
+/// stderr is not a terminal.
+fn progress_bar(total_bytes: u64) -> ProgressBar {
+    if total_bytes < 64 << 20 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total_bytes);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .expect("a valid progress template"),
+    );
+    bar
 }
 
 fn run_bits(args: &BitsArgs) -> Result<(), Error> {

@@ -1,257 +1,468 @@
-//! Writers for generated tensors: `.npy` (one tensor) and `.safetensors` (many), both written
-//! atomically.
+//! Writing generated tensors to disk: `.npy`, one `.safetensors` file, or a Hugging Face
+//! style directory with size-limited shards and an index, all streamed and atomic.
 //!
-//! A file is written under a temporary name in the destination directory, flushed to disk,
-//! then renamed over the final name, so a reader never sees a truncated file and an
-//! interrupted run leaves any earlier file intact. An existing file is replaced only when the
-//! caller says so.
+//! Tensors are generated in batches of at most [`WriteOptions::batch_elems`] elements and
+//! written as they come, so memory stays bounded by the batch, not the model. Every file is
+//! written under a temporary name and renamed only when the whole checkpoint is complete (the
+//! index last), so an interrupted run leaves no partial file under a final name and leaves
+//! earlier files intact.
 
-use std::fs;
-use std::io::{BufWriter, Write};
+mod atomic;
+pub mod npy;
+pub mod safetensors;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use npyz::WriterBuilder;
+pub use atomic::{AtomicFile, PendingFile};
 
+use self::npy::NpyWriter;
+use self::safetensors::{SafetensorsWriter, TensorHeader};
+use crate::dtype::Dtype;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::slice::Region;
+use crate::spec::{FillPlan, TensorSpec};
 
-/// One tensor ready to be written: its name, shape and values in row-major order.
-#[derive(Debug, Clone, Copy)]
-pub struct TensorData<'a> {
-    /// Name (the safetensors key).
-    pub name: &'a str,
-    /// Shape.
-    pub shape: &'a [u64],
-    /// Values, `product(shape)` of them.
-    pub values: &'a [f32],
-}
+/// Hugging Face's default `max_shard_size`, "5GB" (decimal gigabytes).
+pub const DEFAULT_MAX_SHARD_BYTES: u64 = 5_000_000_000;
+/// File name of a single-file checkpoint in a directory.
+pub const SINGLE_FILE_NAME: &str = "model.safetensors";
+/// File name of the shard index in a directory.
+pub const INDEX_FILE_NAME: &str = "model.safetensors.index.json";
 
-/// Whether an existing file may be replaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether existing files may be replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Overwrite {
-    /// Fail if the file exists.
+    /// Fail before any work if an output file exists.
+    #[default]
     Refuse,
-    /// Replace it (atomically).
+    /// Replace existing files (atomically).
     Replace,
 }
 
-/// The output formats, chosen from the file extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// NumPy `.npy`: exactly one tensor.
-    Npy,
-    /// `.safetensors`: any number of tensors.
-    Safetensors,
+/// Where a checkpoint goes, from the path's form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// `*.npy`: exactly one tensor.
+    Npy(PathBuf),
+    /// `*.safetensors`: every tensor in one file.
+    SafetensorsFile(PathBuf),
+    /// Any other path: a directory (created if missing) holding
+    /// `model.safetensors`, or `model-0000k-of-0000n.safetensors` shards and
+    /// `model.safetensors.index.json` when the tensors exceed the shard size.
+    Directory(PathBuf),
 }
 
-impl Format {
-    /// The format of `path`, from its extension.
+impl Destination {
+    /// The destination a path names: by its extension, `.npy` or `.safetensors`; an existing
+    /// directory or a path without extension is a directory.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] for any other extension.
+    /// [`Error::InvalidArgument`] for any other extension, so that a mistyped file name does
+    /// not silently become a directory.
     pub fn from_path(path: &Path) -> Result<Self> {
         match path.extension().and_then(|e| e.to_str()) {
-            Some("npy") => Ok(Format::Npy),
-            Some("safetensors") => Ok(Format::Safetensors),
-            _ => Err(Error::invalid(
+            _ if path.is_dir() => Ok(Destination::Directory(path.to_path_buf())),
+            Some("npy") => Ok(Destination::Npy(path.to_path_buf())),
+            Some("safetensors") => Ok(Destination::SafetensorsFile(path.to_path_buf())),
+            None => Ok(Destination::Directory(path.to_path_buf())),
+            Some(_) => Err(Error::invalid(
                 "output path",
-                format!("{} must end in .npy or .safetensors", path.display()),
+                format!(
+                    "{} must end in .npy or .safetensors, or name a directory",
+                    path.display()
+                ),
             )),
+        }
+    }
+
+    /// The same destination for rank `rank` of `world`: `-rank00002-of-00008` before a
+    /// file's extension, or a `rank00002-of-00008` subdirectory.
+    pub fn for_rank(&self, rank: u64, world: u64) -> Self {
+        let tag = format!("rank{rank:05}-of-{world:05}");
+        let with_tag = |p: &Path| {
+            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("weights");
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            p.with_file_name(format!("{stem}-{tag}.{ext}"))
+        };
+        match self {
+            Destination::Npy(p) => Destination::Npy(with_tag(p)),
+            Destination::SafetensorsFile(p) => Destination::SafetensorsFile(with_tag(p)),
+            Destination::Directory(p) => Destination::Directory(p.join(tag)),
         }
     }
 }
 
-/// Checks, before any work, that `path` can receive output: a known extension, an existing
-/// directory, and no existing file unless `overwrite` allows it. Returns the format.
-///
-/// # Errors
-///
-/// [`Error::InvalidArgument`] naming the path and what is wrong with it.
-pub fn check_destination(path: &Path, overwrite: Overwrite) -> Result<Format> {
-    let format = Format::from_path(path)?;
-    let dir = parent_dir(path);
-    if !dir.is_dir() {
-        return Err(Error::invalid(
-            "output path",
-            format!(
-                "directory {} of {} does not exist",
-                dir.display(),
-                path.display()
-            ),
-        ));
-    }
-    if overwrite == Overwrite::Refuse && path.exists() {
-        return Err(Error::invalid(
-            "output path",
-            format!(
-                "{} already exists; pass --force to replace it",
-                path.display()
-            ),
-        ));
-    }
-    Ok(format)
+/// How a checkpoint is written.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// Whether existing files may be replaced.
+    pub overwrite: Overwrite,
+    /// Largest shard file in a [`Destination::Directory`]; a tensor larger than this gets a
+    /// shard of its own.
+    pub max_shard_bytes: u64,
+    /// Entries of each safetensors header's `__metadata__` map.
+    pub metadata: BTreeMap<String, String>,
+    /// Elements generated per batch: the bound on memory use.
+    pub batch_elems: u64,
 }
 
-/// The directory a file will be created in (`.` for a bare file name).
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
+impl Default for WriteOptions {
+    fn default() -> Self {
+        Self {
+            overwrite: Overwrite::Refuse,
+            max_shard_bytes: DEFAULT_MAX_SHARD_BYTES,
+            metadata: BTreeMap::from([("format".to_string(), "pt".to_string())]),
+            batch_elems: 1 << 22,
+        }
     }
 }
 
-/// Writes `tensors` to `path` in the format its extension names.
+/// One tensor to write: what it is, how its values are made, and which part of it to write.
+#[derive(Debug, Clone)]
+pub struct TensorJob {
+    /// Name, full shape, scheme and dtype.
+    pub spec: TensorSpec,
+    /// The resolved values (from the full shape).
+    pub plan: FillPlan,
+    /// The part written; the stored shape is its extents.
+    pub region: Region,
+}
+
+impl TensorJob {
+    /// The whole tensor.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`TensorSpec::plan`].
+    pub fn whole(spec: TensorSpec, seed: u64) -> Result<Self> {
+        let plan = spec.plan(seed)?;
+        let region = Region::full(&spec.shape);
+        Ok(Self { spec, plan, region })
+    }
+
+    fn header(&self) -> TensorHeader {
+        TensorHeader {
+            name: self.spec.name.clone(),
+            dtype: self.spec.dtype,
+            shape: self.region.extents.clone(),
+        }
+    }
+}
+
+/// The files of a checkpoint: each file's path and the jobs it holds, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileLayout {
+    /// `(path, indices into the job list)` per file.
+    pub files: Vec<(PathBuf, Vec<usize>)>,
+    /// The index file, for sharded directories.
+    pub index: Option<PathBuf>,
+}
+
+impl FileLayout {
+    /// Every path the checkpoint will create, the index last.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.files
+            .iter()
+            .map(|(p, _)| p.as_path())
+            .chain(self.index.as_deref())
+    }
+}
+
+/// Plans the files for `jobs` at `dest` and checks, before any work, that they can be
+/// written: a `.npy` holds one non-bf16 tensor, parent directories exist, and no output file
+/// exists unless `overwrite` allows it.
 ///
 /// # Errors
 ///
-/// Those of [`check_destination`]; [`Error::InvalidArgument`] for `.npy` with other than one
-/// tensor, or values that do not match their shape; [`Error::Io`] for file-system errors,
-/// after which no file is left under `path` (and a previous one is untouched).
-pub fn write(path: &Path, tensors: &[TensorData<'_>], overwrite: Overwrite) -> Result<()> {
-    let format = check_destination(path, overwrite)?;
-    if format == Format::Npy && tensors.len() != 1 {
-        return Err(Error::invalid(
-            "output path",
-            format!(
-                "{} is .npy, which holds one tensor, but there are {}; use .safetensors",
-                path.display(),
-                tensors.len()
-            ),
-        ));
-    }
-    for t in tensors {
-        let expected = crate::spec::elem_count(t.shape)?;
-        if expected != t.values.len() as u64 {
+/// [`Error::InvalidArgument`] naming the path or tensor and what is wrong.
+pub fn plan_files(
+    jobs: &[TensorJob],
+    dest: &Destination,
+    options: &WriteOptions,
+) -> Result<FileLayout> {
+    let layout = match dest {
+        Destination::Npy(path) => {
+            if jobs.len() != 1 {
+                return Err(Error::invalid(
+                    "output path",
+                    format!(
+                        "{} is .npy, which holds one tensor, but there are {}; use .safetensors",
+                        path.display(),
+                        jobs.len()
+                    ),
+                ));
+            }
+            if jobs[0].spec.dtype == Dtype::BF16 {
+                return Err(Error::invalid(
+                    "dtype",
+                    format!(
+                        "{} cannot hold bf16 (NumPy has no bfloat16); use .safetensors",
+                        path.display()
+                    ),
+                ));
+            }
+            FileLayout {
+                files: vec![(path.clone(), vec![0])],
+                index: None,
+            }
+        }
+        Destination::SafetensorsFile(path) => FileLayout {
+            files: vec![(path.clone(), (0..jobs.len()).collect())],
+            index: None,
+        },
+        Destination::Directory(dir) => shard_layout(jobs, dir, options.max_shard_bytes)?,
+    };
+
+    for path in layout.paths() {
+        // A directory destination is created as needed; a file's directory must exist.
+        let parent = atomic::parent_dir(path);
+        if !matches!(dest, Destination::Directory(_)) && !parent.is_dir() {
             return Err(Error::invalid(
-                "tensor data",
+                "output path",
                 format!(
-                    "tensor {} of shape {:?} needs {expected} values, got {}",
-                    t.name,
-                    t.shape,
-                    t.values.len()
+                    "directory {} of {} does not exist",
+                    parent.display(),
+                    path.display()
+                ),
+            ));
+        }
+        if path.is_dir() {
+            return Err(Error::invalid(
+                "output path",
+                format!("{} is a directory, not a file", path.display()),
+            ));
+        }
+        if options.overwrite == Overwrite::Refuse && path.exists() {
+            return Err(Error::invalid(
+                "output path",
+                format!(
+                    "{} already exists; pass --force to replace it",
+                    path.display()
                 ),
             ));
         }
     }
-    write_atomically(path, |file| match format {
-        Format::Npy => write_npy(file, &tensors[0]),
-        Format::Safetensors => write_safetensors(file, tensors),
+    Ok(layout)
+}
+
+/// Groups jobs, in order, into shards of at most `max_bytes` (Hugging Face's rule: a new
+/// shard starts when the next tensor would overflow the current one).
+fn shard_layout(jobs: &[TensorJob], dir: &Path, max_bytes: u64) -> Result<FileLayout> {
+    let mut shards: Vec<(u64, Vec<usize>)> = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let bytes = job.header().len_bytes()?;
+        match shards.last_mut() {
+            Some((size, members)) if *size + bytes <= max_bytes => {
+                *size += bytes;
+                members.push(i);
+            }
+            _ => shards.push((bytes, vec![i])),
+        }
+    }
+    if shards.len() <= 1 {
+        return Ok(FileLayout {
+            files: vec![(dir.join(SINGLE_FILE_NAME), (0..jobs.len()).collect())],
+            index: None,
+        });
+    }
+    let n = shards.len();
+    let files = shards
+        .into_iter()
+        .enumerate()
+        .map(|(k, (_, members))| {
+            (
+                dir.join(format!("model-{:05}-of-{n:05}.safetensors", k + 1)),
+                members,
+            )
+        })
+        .collect();
+    Ok(FileLayout {
+        files,
+        index: Some(dir.join(INDEX_FILE_NAME)),
     })
 }
 
-fn write_npy(file: &mut BufWriter<fs::File>, tensor: &TensorData<'_>) -> std::io::Result<()> {
-    let mut writer = npyz::WriteOptions::<f32>::new()
-        .default_dtype()
-        .shape(tensor.shape)
-        .writer(file)
-        .begin_nd()?;
-    writer.extend(tensor.values.iter().copied())?;
-    writer.finish()
+/// Generates `jobs` on `engine` and writes them to `dest`; returns the files written.
+/// `on_batch(job_index, bytes)` sees every batch of data as it is written (for progress and
+/// statistics).
+///
+/// # Errors
+///
+/// Those of [`plan_files`]; generation errors; [`Error::Io`] for file-system errors (a full
+/// disk among them), after which no output file is left under a final name.
+pub fn write_checkpoint(
+    engine: &Engine,
+    jobs: &[TensorJob],
+    dest: &Destination,
+    options: &WriteOptions,
+    on_batch: &mut dyn FnMut(usize, &[u8]),
+) -> Result<Vec<PathBuf>> {
+    let layout = plan_files(jobs, dest, options)?;
+    if let Destination::Directory(dir) = dest {
+        atomic::ensure_dir(dir)?;
+    }
+    let mut pending = Vec::with_capacity(layout.files.len() + 1);
+    for (path, members) in &layout.files {
+        let file = if let Destination::Npy(_) = dest {
+            let job = &jobs[members[0]];
+            let mut w = NpyWriter::create(path, job.spec.dtype, &job.region.extents)?;
+            stream_job(engine, job, options, &mut |b: &[u8]| {
+                on_batch(members[0], b);
+                w.write(b)
+            })?;
+            w.finish()?
+        } else {
+            let headers: Vec<TensorHeader> = members.iter().map(|&i| jobs[i].header()).collect();
+            let mut w = SafetensorsWriter::create(path, &headers, &options.metadata)?;
+            for &i in members {
+                stream_job(engine, &jobs[i], options, &mut |b: &[u8]| {
+                    on_batch(i, b);
+                    w.write(b)
+                })?;
+            }
+            w.finish()?
+        };
+        pending.push(file);
+    }
+    if let Some(index) = &layout.index {
+        pending.push(index_file(index, jobs, &layout)?);
+    }
+    pending.into_iter().map(PendingFile::commit).collect()
 }
 
-fn write_safetensors(
-    file: &mut BufWriter<fs::File>,
-    tensors: &[TensorData<'_>],
-) -> std::io::Result<()> {
-    let views = tensors
-        .iter()
-        .map(|t| {
-            let shape = t.shape.iter().map(|&d| d as usize).collect();
-            let view = safetensors::tensor::TensorView::new(
-                safetensors::Dtype::F32,
-                shape,
-                bytemuck::cast_slice(t.values),
-            )?;
-            Ok((t.name.to_string(), view))
-        })
-        .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()
-        .map_err(std::io::Error::other)?;
-    let bytes = safetensors::serialize(views, None).map_err(std::io::Error::other)?;
-    file.write_all(&bytes)
-}
-
-/// Runs `write` on a temporary file beside `path`, syncs it, and renames it to `path`.
-fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<fs::File>) -> std::io::Result<()>,
+/// Generates one job's region batch by batch and hands the bytes to `sink`.
+fn stream_job(
+    engine: &Engine,
+    job: &TensorJob,
+    options: &WriteOptions,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
-    let io_error = |action: &'static str, path: PathBuf| {
-        move |source| Error::Io {
-            action,
-            path,
-            source,
+    job.region.check(&job.spec.shape)?;
+    let size = job.spec.dtype.size_bytes() as u64;
+    let budget = options.batch_elems.max(1);
+    let mut batch: Vec<(u64, u64)> = Vec::new();
+    let mut batch_elems = 0u64;
+    let mut buffer = Vec::new();
+    let mut flush = |batch: &mut Vec<(u64, u64)>, elems: &mut u64| -> Result<()> {
+        if *elems == 0 {
+            return Ok(());
         }
+        buffer.resize((*elems * size) as usize, 0);
+        engine.fill_runs(&job.plan, job.spec.dtype, batch, &mut buffer)?;
+        sink(&buffer)?;
+        batch.clear();
+        *elems = 0;
+        Ok(())
     };
-    let dir = parent_dir(path);
-    let temp = tempfile::Builder::new()
-        .prefix(".weight-init-")
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(io_error(
-            "cannot create a temporary file in",
-            dir.to_path_buf(),
-        ))?;
-    let (file, temp_path) = temp.into_parts();
-    let mut buffered = BufWriter::new(file);
-    write(&mut buffered).map_err(io_error("cannot write", temp_path.to_path_buf()))?;
-    let file = buffered
-        .into_inner()
-        .map_err(|e| io_error("cannot write", temp_path.to_path_buf())(e.into_error()))?;
-    file.sync_all()
-        .map_err(io_error("cannot sync", temp_path.to_path_buf()))?;
-    temp_path
-        .persist(path)
-        .map_err(|e| io_error("cannot rename the finished file to", path.to_path_buf())(e.error))?;
-    Ok(())
+    for (mut first, mut len) in job.region.runs(&job.spec.shape) {
+        // Long runs are cut into batch-sized pieces; short ones share a batch.
+        while len > 0 {
+            let take = len.min(budget - batch_elems);
+            batch.push((first, take));
+            batch_elems += take;
+            first += take;
+            len -= take;
+            if batch_elems == budget {
+                flush(&mut batch, &mut batch_elems)?;
+            }
+        }
+    }
+    flush(&mut batch, &mut batch_elems)
+}
+
+/// `model.safetensors.index.json`: total data size and the file of every tensor.
+fn index_file(path: &Path, jobs: &[TensorJob], layout: &FileLayout) -> Result<PendingFile> {
+    let mut weight_map = BTreeMap::new();
+    for (file, members) in &layout.files {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        for &i in members {
+            weight_map.insert(jobs[i].spec.name.clone(), name.to_string());
+        }
+    }
+    let total_size = jobs
+        .iter()
+        .map(|j| j.header().len_bytes())
+        .sum::<Result<u64>>()?;
+    let index = serde_json::json!({
+        "metadata": { "total_size": total_size },
+        "weight_map": weight_map,
+    });
+    let mut file = AtomicFile::create(path)?;
+    let text = serde_json::to_string_pretty(&index).expect("a JSON value serializes");
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheme::Scheme;
 
-    #[test]
-    fn refuses_to_replace_an_existing_file_and_leaves_it_intact() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.npy");
-        fs::write(&path, b"precious").unwrap();
-        let t = TensorData {
-            name: "w",
-            shape: &[2],
-            values: &[1.0, 2.0],
-        };
-        let err = write(&path, &[t], Overwrite::Refuse).unwrap_err();
-        assert!(err.to_string().contains("already exists"), "{err}");
-        assert_eq!(fs::read(&path).unwrap(), b"precious");
-        write(&path, &[t], Overwrite::Replace).unwrap();
-        assert_ne!(fs::read(&path).unwrap(), b"precious");
-        // Only the final file remains: no temporary left behind.
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    fn job(name: &str, shape: Vec<u64>, dtype: Dtype) -> TensorJob {
+        let mut spec = TensorSpec::new(name, shape, Scheme::default());
+        spec.dtype = dtype;
+        TensorJob::whole(spec, 1).unwrap()
     }
 
     #[test]
-    fn npy_holds_exactly_one_tensor() {
-        let dir = tempfile::tempdir().unwrap();
-        let t = TensorData {
-            name: "w",
-            shape: &[1],
-            values: &[1.0],
-        };
-        assert!(write(&dir.path().join("x.npy"), &[t, t], Overwrite::Refuse).is_err());
-        assert!(write(&dir.path().join("x.bin"), &[t], Overwrite::Refuse).is_err());
+    fn shards_follow_the_size_limit_in_order() {
+        let jobs = [
+            job("a", vec![10], Dtype::F32),
+            job("b", vec![10], Dtype::F32),
+            job("c", vec![30], Dtype::F32),
+            job("d", vec![2], Dtype::F16),
+        ];
+        let layout = shard_layout(&jobs, Path::new("out"), 80).unwrap();
+        let names: Vec<_> = layout
+            .files
+            .iter()
+            .map(|(p, m)| (p.clone(), m.clone()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (
+                    PathBuf::from("out/model-00001-of-00003.safetensors"),
+                    vec![0, 1]
+                ),
+                (
+                    PathBuf::from("out/model-00002-of-00003.safetensors"),
+                    vec![2]
+                ),
+                (
+                    PathBuf::from("out/model-00003-of-00003.safetensors"),
+                    vec![3]
+                ),
+            ]
+        );
+        assert_eq!(
+            layout.index,
+            Some(PathBuf::from("out/model.safetensors.index.json"))
+        );
+        let single = shard_layout(&jobs, Path::new("out"), 1000).unwrap();
+        assert_eq!(single.files[0].0, PathBuf::from("out/model.safetensors"));
+        assert_eq!(single.index, None);
     }
 
     #[test]
-    fn missing_directory_is_an_error_naming_it() {
-        let t = TensorData {
-            name: "w",
-            shape: &[1],
-            values: &[1.0],
-        };
-        let err = write(Path::new("/nonexistent-dir/x.npy"), &[t], Overwrite::Refuse).unwrap_err();
-        assert!(
-            matches!(err, Error::InvalidArgument { .. })
-                && err.to_string().contains("nonexistent-dir"),
-            "{err}"
+    fn destinations_follow_the_extension_and_rank() {
+        let d = Destination::from_path(Path::new("w/model.safetensors")).unwrap();
+        assert_eq!(
+            d.for_rank(2, 8),
+            Destination::SafetensorsFile("w/model-rank00002-of-00008.safetensors".into())
+        );
+        let d = Destination::from_path(Path::new("ckpt")).unwrap();
+        assert!(Destination::from_path(Path::new("weights.txt")).is_err());
+        assert_eq!(
+            d.for_rank(0, 2),
+            Destination::Directory("ckpt/rank00000-of-00002".into())
         );
     }
 }

@@ -1,5 +1,6 @@
 //! Tensors and models: names, shapes and schemes, and the [`FillPlan`] each resolves to.
 
+use crate::dtype::Dtype;
 use crate::error::{Error, Result};
 use crate::philox::Key;
 use crate::scheme::Scheme;
@@ -17,17 +18,27 @@ pub struct TensorSpec {
     pub scheme: Scheme,
     /// An explicit stream id instead of the name's hash.
     pub stream: Option<u64>,
+    /// The element type written out (values are always computed in f32).
+    pub dtype: Dtype,
 }
 
 impl TensorSpec {
-    /// A tensor whose stream comes from its name.
+    /// An f32 tensor whose stream comes from its name.
     pub fn new(name: impl Into<String>, shape: Vec<u64>, scheme: Scheme) -> Self {
         Self {
             name: name.into(),
             shape,
             scheme,
             stream: None,
+            dtype: Dtype::F32,
         }
+    }
+
+    /// The same tensor written as `dtype`.
+    #[must_use]
+    pub fn with_dtype(mut self, dtype: Dtype) -> Self {
+        self.dtype = dtype;
+        self
     }
 
     /// The stream id: the explicit one, or the name's FNV-1a hash.

@@ -1,0 +1,122 @@
+//! A streaming `.npy` writer for one tensor: the header from `npyz`, then raw little-endian
+//! data as it is generated.
+
+use std::path::{Path, PathBuf};
+
+use npyz::WriterBuilder;
+
+use super::atomic::{AtomicFile, PendingFile};
+use crate::dtype::Dtype;
+use crate::error::{Error, Result};
+
+/// Writes one `.npy` file whose data arrives in order, in pieces of any size.
+#[derive(Debug)]
+pub struct NpyWriter {
+    file: AtomicFile,
+    data_bytes: u64,
+    written_bytes: u64,
+}
+
+impl NpyWriter {
+    /// Starts `path` for a C-order array of `shape` and `dtype`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for bf16, which NumPy has no type for; [`Error::Io`] for
+    /// file-system errors.
+    pub fn create(path: &Path, dtype: Dtype, shape: &[u64]) -> Result<Self> {
+        let type_str = match dtype {
+            Dtype::F32 => "<f4",
+            Dtype::F16 => "<f2",
+            Dtype::BF16 => {
+                return Err(Error::invalid(
+                    "dtype",
+                    format!(
+                        "{} cannot hold bf16 (NumPy has no bfloat16); use .safetensors",
+                        path.display()
+                    ),
+                ));
+            }
+        };
+        let data_bytes = crate::spec::elem_count(shape)? * dtype.size_bytes() as u64;
+        let mut file = AtomicFile::create(path)?;
+        let dtype = npyz::DType::new_scalar(type_str.parse().expect("a valid NumPy type string"));
+        npyz::WriteOptions::new_header_only()
+            .shape(shape)
+            .dtype(dtype)
+            .writer(file.writer())
+            .write_header_only()
+            .map_err(|source| Error::Io {
+                action: "cannot write",
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Self {
+            file,
+            data_bytes,
+            written_bytes: 0,
+        })
+    }
+
+    /// Appends data bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] past the announced size; [`Error::Io`] if writing fails.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let end = self.written_bytes + bytes.len() as u64;
+        if end > self.data_bytes {
+            return Err(Error::invalid(
+                "tensor data",
+                format!("{end} bytes exceed the array's {}", self.data_bytes),
+            ));
+        }
+        self.file.write_all(bytes)?;
+        self.written_bytes = end;
+        Ok(())
+    }
+
+    /// Checks that all data arrived, flushes and syncs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if data is missing; [`Error::Io`] if syncing fails.
+    pub fn finish(self) -> Result<PendingFile> {
+        if self.written_bytes != self.data_bytes {
+            return Err(Error::invalid(
+                "tensor data",
+                format!(
+                    "{} of {} data bytes written",
+                    self.written_bytes, self.data_bytes
+                ),
+            ));
+        }
+        self.file.finish()
+    }
+
+    /// The file's final path.
+    pub fn target(&self) -> PathBuf {
+        self.file.target().to_path_buf()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_round_trips_through_npyz() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.npy");
+        let mut w = NpyWriter::create(&path, Dtype::F32, &[2, 2]).unwrap();
+        let values = [1.0f32, -2.0, 3.5, 0.25];
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        w.write(&bytes).unwrap();
+        w.finish().unwrap().commit().unwrap();
+        let data = std::fs::read(&path).unwrap();
+        let npy = npyz::NpyFile::new(&data[..]).unwrap();
+        assert_eq!(npy.shape(), &[2, 2]);
+        assert_eq!(npy.into_vec::<f32>().unwrap(), values);
+        assert!(NpyWriter::create(&path, Dtype::BF16, &[1]).is_err());
+    }
+}
