@@ -48,7 +48,9 @@ def uniform01(word):
 
 def standard_value(kind, words, j):
     """Element j of a block: a standard normal (Box-Muller on words 2p, 2p+1) or a signed
-    uniform in (-1, 1)."""
+    uniform in (-1, 1); 0 for constants."""
+    if kind == "constant":
+        return 0.0
     if kind == "uniform":
         return 2.0 * uniform01(words[j]) - 1.0
     pair = j // 2
@@ -66,8 +68,11 @@ def affine(scheme, shape):
     """(kind, offset, scale) from torch.nn.init's formulas."""
     if scheme == "normal":
         return "normal", 0.0, 1.0
-    if scheme == "normal(mean=1,std=0.5)":
-        return "normal", 1.0, 0.5
+    if scheme.startswith("normal("):
+        params = dict(p.split("=") for p in scheme[len("normal("):-1].split(","))
+        return "normal", float(params.get("mean", 0)), float(params.get("std", 1))
+    if scheme in ("ones", "zeros"):
+        return "constant", 1.0 if scheme == "ones" else 0.0, 0.0
     if scheme == "he":
         return "normal", 0.0, math.sqrt(2.0) / math.sqrt(fans(shape)[0])
     if scheme == "xavier":
