@@ -348,3 +348,47 @@ fn a_killed_run_leaves_no_file_under_the_final_name_and_the_old_file_intact() {
         }
     }
 }
+
+#[test]
+fn example_spec_files_in_json_and_toml_describe_the_same_model() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let json = weight_init::model::Model::from_spec_file(&root.join("mlp.json")).unwrap();
+    let toml = weight_init::model::Model::from_spec_file(&root.join("mlp.toml")).unwrap();
+    assert_eq!(json, toml);
+    assert_eq!(json.seed, Some(2024));
+    let config =
+        weight_init::model::Model::from_hf_config_file(&root.join("gpt2-config.json")).unwrap();
+    assert_eq!(config, weight_init::model::Model::preset("gpt2").unwrap());
+}
+
+#[test]
+fn shard_auto_reads_torchrun_and_slurm_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |vars: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weight-init"));
+        cmd.args([
+            "init",
+            "--shape",
+            "8,4",
+            "--seed",
+            "1",
+            "--device",
+            "cpu",
+            "--shard",
+            "auto",
+            "--out",
+            dir.path().join("w.safetensors").to_str().unwrap(),
+        ]);
+        for var in ["RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(vars.iter().copied()).output().unwrap()
+    };
+    ok(&run(&[("RANK", "1"), ("WORLD_SIZE", "2")]));
+    assert!(dir.path().join("w-rank00001-of-00002.safetensors").exists());
+    ok(&run(&[("SLURM_PROCID", "2"), ("SLURM_NTASKS", "3")]));
+    assert!(dir.path().join("w-rank00002-of-00003.safetensors").exists());
+    let missing = run(&[]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("WORLD_SIZE"));
+}
