@@ -28,15 +28,19 @@ impl AtomicFile {
     /// [`Error::Io`] if the temporary file cannot be created in `target`'s directory.
     pub fn create(target: &Path) -> Result<Self> {
         let dir = parent_dir(target);
-        let temp = tempfile::Builder::new()
-            .prefix(".weight-init-")
-            .suffix(".partial")
-            .tempfile_in(dir)
-            .map_err(|source| Error::Io {
-                action: "cannot create a temporary file in",
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".weight-init-").suffix(".partial");
+        // Output files get the usual 0666 & !umask, not a temporary file's private 0600.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(fs::Permissions::from_mode(0o666));
+        }
+        let temp = builder.tempfile_in(dir).map_err(|source| Error::Io {
+            action: "cannot create a temporary file in",
+            path: dir.to_path_buf(),
+            source,
+        })?;
         Ok(Self {
             writer: BufWriter::with_capacity(WRITE_BUFFER_BYTES, temp),
             target: target.to_path_buf(),
@@ -168,5 +172,15 @@ mod tests {
         f.commit().unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // The mode a plain `File::create` gets under this umask, not a temporary file's
+            // private 0600.
+            let plain = dir.path().join("plain");
+            fs::File::create(&plain).unwrap();
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), mode(&plain));
+        }
     }
 }
