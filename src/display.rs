@@ -210,6 +210,19 @@ fn extend_line(s: &mut String, line: &mut String, word: &str, width: usize, hang
     line.push_str(word);
 }
 
+/// `x` with six significant digits: fixed notation from 1e-4 to 1e6, scientific outside.
+fn significant(x: f64) -> String {
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    if (-4..6).contains(&magnitude) {
+        format!("{x:.*}", (5 - magnitude) as usize)
+    } else {
+        format!("{x:.5e}")
+    }
+}
+
 /// Running mean, standard deviation, minimum and maximum of a tensor's values, fed in
 /// batches (sums in f64).
 #[derive(Debug, Clone, Default)]
@@ -245,14 +258,16 @@ impl TensorStats {
         let mean = self.sum / n;
         let std = (self.sum_squares / n - mean * mean).max(0.0).sqrt();
         format!(
-            "{name}: shape {}, {} elements, expected mean {:.6} std {:.6}; measured mean {mean:.6} \
-             std {std:.6} min {:.6} max {:.6}",
+            "{name}: shape {}, {} elements, expected mean {} std {}; measured mean {} std {} \
+             min {} max {}",
             shape_tuple(shape),
             self.count,
-            expected.mean(),
-            expected.std(),
-            self.min,
-            self.max
+            significant(expected.mean()),
+            significant(expected.std()),
+            significant(mean),
+            significant(std),
+            significant(f64::from(self.min)),
+            significant(f64::from(self.max))
         )
     }
 }
@@ -271,6 +286,14 @@ mod tests {
     fn eight_decimals_are_kept_for_random_looking_values() {
         let text = format_array(&[2], &[0.123_456_79, -1.0]);
         assert_eq!(text, "[ 0.12345679 -1.        ]");
+    }
+
+    #[test]
+    fn statistics_keep_six_significant_digits_at_any_scale() {
+        assert_eq!(significant(0.044194173), "0.0441942");
+        assert_eq!(significant(1e-7), "1.00000e-7");
+        assert_eq!(significant(-2.5), "-2.50000");
+        assert_eq!(significant(0.0), "0");
     }
 
     #[test]

@@ -122,6 +122,12 @@ impl Engine {
     ) -> Result<()> {
         let size = dtype.size_bytes() as u64;
         let total: u64 = runs.iter().map(|&(_, len)| len).sum();
+        log::debug!(
+            "fill on the {self}: {total} {dtype} elements in {} runs from {} on stream {:#x}",
+            runs.len(),
+            runs.first().map_or(0, |r| r.0),
+            plan.stream
+        );
         if total * size != out.len() as u64 {
             return Err(Error::invalid(
                 "output length",
@@ -160,18 +166,12 @@ impl Engine {
     ///
     /// # Errors
     ///
-    /// [`Error::TooLarge`] if the tensor does not fit in this process's address space; those of
+    /// [`Error::OutOfMemory`] if the tensor does not fit in memory; those of
     /// [`Engine::fill_range`].
     pub fn fill(&self, plan: &FillPlan) -> Result<Vec<f32>> {
-        let len = usize::try_from(plan.len_elems)
-            .ok()
-            .filter(|&n| n.checked_mul(4).is_some_and(|b| b <= isize::MAX as usize))
-            .ok_or_else(|| Error::TooLarge {
-                what: "tensor size in bytes",
-                value: format!("4 * {}", plan.len_elems),
-                limit: isize::MAX.to_string(),
-            })?;
-        let mut out = vec![0.0f32; len];
+        let mut out: Vec<f32> = crate::error::try_zeroed(plan.len_elems, || {
+            format!("a tensor of {} f32 elements", plan.len_elems)
+        })?;
         self.fill_range(plan, 0, &mut out)?;
         Ok(out)
     }
@@ -190,18 +190,11 @@ impl Engine {
 }
 
 impl fmt::Display for Engine {
-    /// `CPU path (N threads)` or `GPU <name> (<backend>, <type>)`.
+    /// `CPU path (N threads)` or `GPU <name> [<backend>, <kind>]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Engine::Cpu => write!(f, "CPU path ({} threads)", rayon::current_num_threads()),
-            Engine::Gpu(gpu) => {
-                let info = gpu.adapter_info();
-                write!(
-                    f,
-                    "GPU {} ({:?}, {:?})",
-                    info.name, info.backend, info.device_type
-                )
-            }
+            Engine::Gpu(gpu) => write!(f, "GPU {}", gpu.describe()),
         }
     }
 }

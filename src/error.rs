@@ -99,6 +99,20 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The run was cancelled (by a signal, through [`crate::output::WriteOptions::cancel`]);
+    /// no output file was left under its final name.
+    #[error("interrupted; no output file was written")]
+    Interrupted,
+
+    /// Memory for a buffer could not be allocated.
+    #[error("cannot allocate {bytes} bytes for {what}")]
+    OutOfMemory {
+        /// What the buffer was for.
+        what: String,
+        /// Its size.
+        bytes: u64,
+    },
+
     /// The safetensors serializer rejected the data.
     #[error("safetensors serialization failed: {0}")]
     Safetensors(#[from] safetensors::SafeTensorError),
@@ -106,6 +120,28 @@ pub enum Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A buffer of `len` default values, or [`Error::OutOfMemory`] instead of an abort; `what`
+/// names the buffer in the error.
+///
+/// # Errors
+///
+/// [`Error::OutOfMemory`] if the allocation fails.
+pub fn try_zeroed<T: Clone + Default>(len: u64, what: impl FnOnce() -> String) -> Result<Vec<T>> {
+    let bytes = len.saturating_mul(std::mem::size_of::<T>() as u64);
+    let mut v = Vec::new();
+    let reserved = usize::try_from(len)
+        .ok()
+        .filter(|&n| v.try_reserve_exact(n).is_ok());
+    let Some(n) = reserved else {
+        return Err(Error::OutOfMemory {
+            what: what(),
+            bytes,
+        });
+    };
+    v.resize(n, T::default());
+    Ok(v)
+}
 
 impl Error {
     /// An [`Error::InvalidArgument`].

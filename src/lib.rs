@@ -51,7 +51,7 @@ pub mod gpu;
 pub mod engine;
 pub mod output;
 pub mod display;
-mod error;
+pub mod error;
 
 pub use error::{Error, Result};
 

@@ -4,6 +4,8 @@
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -23,7 +25,7 @@ use weight_init::spec::{TensorSpec, layer_network};
 #[command(name = "weight-init", version)]
 struct Cli {
     /// More log output: -v info, -vv debug, -vvv trace (RUST_LOG overrides).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, display_order = 100)]
     verbose: u8,
 
     #[command(subcommand)]
@@ -82,7 +84,7 @@ struct InitArgs {
     dtype: Option<Dtype>,
 
     /// Seed (decimal or 0x-hex); default the spec file's, else drawn from the OS and printed.
-    #[arg(long, value_parser = parse_u64)]
+    #[arg(long, value_parser = parse_u64, allow_hyphen_values = true)]
     seed: Option<u64>,
 
     /// Where to compute: auto (a hardware GPU, else the CPU), cpu, or gpu (any adapter).
@@ -295,10 +297,20 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                // No subcommand: the full help, as a usage error.
+                eprint!("{}", e.render());
+                return ExitCode::from(2);
+            }
             if e.use_stderr() {
-                // One line: clap's first line names the argument and the problem.
+                // One line: clap's message up to its usage hint, joined.
                 let rendered = e.render().to_string();
-                eprintln!("{}", rendered.lines().next().unwrap_or("invalid arguments"));
+                let message: Vec<&str> = rendered
+                    .lines()
+                    .take_while(|l| !l.trim().is_empty() && !l.starts_with("Usage:"))
+                    .map(str::trim)
+                    .collect();
+                eprintln!("{}", message.join(" "));
                 return ExitCode::from(2);
             }
             let _ = e.print();
@@ -313,10 +325,17 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stops early (`| head`) ends the run; that is not a failure.
+        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {}", error_chain(&e));
             match e {
-                Error::InvalidArgument { .. } | Error::FansUndefined { .. } => ExitCode::from(2),
+                Error::InvalidArgument { .. }
+                | Error::FansUndefined { .. }
+                | Error::TooLarge { .. } => ExitCode::from(2),
+                Error::Interrupted => ExitCode::from(130),
                 _ => ExitCode::FAILURE,
             }
         }
@@ -330,7 +349,9 @@ fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+    // Our crate at the chosen level; wgpu, naga and the rest only warn unless RUST_LOG says.
+    let filter = format!("warn,weight_init={level}");
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter))
         .format_timestamp(None)
         .init();
 }
@@ -406,6 +427,21 @@ fn run_init(args: &InitArgs) -> Result<(), Error> {
     }
     if let Some(dest) = &dest {
         weight_init::output::plan_files(&jobs, dest, &options)?;
+        // SIGINT, SIGTERM and SIGHUP stop the writing between batches, so the temporary files
+        // are removed; a second signal exits at once.
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&cancel);
+        let installed = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+        if let Err(e) = installed {
+            log::warn!(
+                "cannot catch interrupts ({e}); an interrupted run may leave a .partial file"
+            );
+        }
+        options.cancel = Some(cancel);
     }
     if args.seed.is_none() && model.seed.is_none() {
         eprintln!("seed: {seed} (drawn at random; pass --seed {seed} to repeat)");
@@ -443,12 +479,13 @@ fn run_init(args: &InitArgs) -> Result<(), Error> {
         bar.finish_and_clear();
         let elems: u64 = jobs.iter().map(|j| j.region.len_elems().unwrap_or(0)).sum();
         let noun = if jobs.len() == 1 { "tensor" } else { "tensors" };
+        let elems_noun = if elems == 1 { "element" } else { "elements" };
         for file in &files {
             writeln!(out, "wrote {}", file.display()).map_err(io_err)?;
         }
         writeln!(
             out,
-            "{} {noun}, {elems} elements, {total_bytes} bytes",
+            "{} {noun}, {elems} {elems_noun}, {total_bytes} bytes",
             jobs.len()
         )
         .map_err(io_err)?;
@@ -476,6 +513,12 @@ fn run_init(args: &InitArgs) -> Result<(), Error> {
 /// The model the arguments name: a spec file, a config, a preset, --shape tensors or the
 /// --layers network (default 2,4,3,1).
 fn model(args: &InitArgs) -> Result<Model, Error> {
+    if !args.name.is_empty() && args.shape.is_empty() {
+        return Err(Error::InvalidArgument {
+            what: "name",
+            detail: "--name names --shape tensors; there are none".into(),
+        });
+    }
     let scheme_flags_given = args.scheme.any_given();
     let from_file = args.spec.is_some() || args.config.is_some() || args.preset.is_some();
     if from_file && scheme_flags_given {
@@ -544,7 +587,9 @@ fn stored_values(engine: &Engine, job: &TensorJob) -> Result<Vec<f32>, Error> {
             value: format!("{} with {elems} elements", job.spec.name),
             limit: "the address space; write it with --out instead".into(),
         })?;
-    let mut bytes = vec![0u8; len];
+    let mut bytes: Vec<u8> = weight_init::error::try_zeroed(len as u64, || {
+        format!("printing {} ({elems} elements)", job.spec.name)
+    })?;
     engine.fill_runs(&job.plan, job.spec.dtype, &runs, &mut bytes)?;
     Ok(job.spec.dtype.decode(&bytes))
 }
@@ -609,6 +654,15 @@ fn progress_bar(total_bytes: u64) -> ProgressBar {
 }
 
 fn run_bits(args: &BitsArgs) -> Result<(), Error> {
+    if args.block.checked_add(args.count).is_none() {
+        return Err(Error::InvalidArgument {
+            what: "block range",
+            detail: format!(
+                "--block {} with --count {} passes block 2^64 - 1, where counters would wrap",
+                args.block, args.count
+            ),
+        });
+    }
     let engine = Engine::new(args.device)?;
     log::info!("computing on the {engine}");
     let stdout = io::stdout();

@@ -13,6 +13,8 @@ pub mod safetensors;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use atomic::{AtomicFile, PendingFile};
 
@@ -63,12 +65,33 @@ impl Destination {
     /// [`Error::InvalidArgument`] for any other extension, so that a mistyped file name does
     /// not silently become a directory.
     pub fn from_path(path: &Path) -> Result<Self> {
-        match path.extension().and_then(|e| e.to_str()) {
-            _ if path.is_dir() => Ok(Destination::Directory(path.to_path_buf())),
-            Some("npy") => Ok(Destination::Npy(path.to_path_buf())),
-            Some("safetensors") => Ok(Destination::SafetensorsFile(path.to_path_buf())),
-            None => Ok(Destination::Directory(path.to_path_buf())),
-            Some(_) => Err(Error::invalid(
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let file_kind = match extension.as_deref() {
+            Some("npy") => Some(Destination::Npy(path.to_path_buf())),
+            Some("safetensors") => Some(Destination::SafetensorsFile(path.to_path_buf())),
+            _ => None,
+        };
+        // A bare ".npy" is a hidden name without extension, not a file of that type.
+        let bare = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| [".npy", ".safetensors"].contains(&n.to_ascii_lowercase().as_str()));
+        match (file_kind, extension) {
+            _ if bare => Err(Error::invalid(
+                "output path",
+                format!("{} needs a file name before its extension", path.display()),
+            )),
+            (Some(_), _) if path.is_dir() => Err(Error::invalid(
+                "output path",
+                format!("{} is a directory, not a file", path.display()),
+            )),
+            (Some(kind), _) => Ok(kind),
+            (None, None) => Ok(Destination::Directory(path.to_path_buf())),
+            (None, Some(_)) if path.is_dir() => Ok(Destination::Directory(path.to_path_buf())),
+            (None, Some(_)) => Err(Error::invalid(
                 "output path",
                 format!(
                     "{} must end in .npy or .safetensors, or name a directory",
@@ -107,6 +130,9 @@ pub struct WriteOptions {
     pub metadata: BTreeMap<String, String>,
     /// Elements generated per batch: the bound on memory use.
     pub batch_elems: u64,
+    /// Checked between batches: once set, writing stops with [`Error::Interrupted`] and no
+    /// output file is left under its final name (a signal handler sets it).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for WriteOptions {
@@ -116,6 +142,7 @@ impl Default for WriteOptions {
             max_shard_bytes: DEFAULT_MAX_SHARD_BYTES,
             metadata: BTreeMap::from([("format".to_string(), "pt".to_string())]),
             batch_elems: 1 << 22,
+            cancel: None,
         }
     }
 }
@@ -245,7 +272,33 @@ pub fn plan_files(
             ));
         }
     }
+    check_writable(dest)?;
     Ok(layout)
+}
+
+/// Checks that the directory the output goes to (or, for a directory not yet created, its
+/// nearest existing ancestor) accepts new files, by creating and removing a probe file.
+fn check_writable(dest: &Destination) -> Result<()> {
+    let target = match dest {
+        Destination::Npy(p) | Destination::SafetensorsFile(p) => atomic::parent_dir(p),
+        Destination::Directory(d) => d.as_path(),
+    };
+    let mut dir = target;
+    while !dir.is_dir() {
+        match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => dir = p,
+            _ => dir = Path::new("."),
+        }
+    }
+    tempfile::Builder::new()
+        .prefix(".weight-init-probe-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|source| Error::Io {
+            action: "cannot create files in",
+            path: dir.to_path_buf(),
+            source,
+        })
 }
 
 /// Groups jobs, in order, into shards of at most `max_bytes` (Hugging Face's rule: a new
@@ -345,14 +398,27 @@ fn stream_job(
     let budget = options.batch_elems.max(1);
     let mut batch: Vec<(u64, u64)> = Vec::new();
     let mut batch_elems = 0u64;
-    let mut buffer = Vec::new();
+    let mut buffer: Vec<u8> = Vec::new();
     let mut flush = |batch: &mut Vec<(u64, u64)>, elems: &mut u64| -> Result<()> {
         if *elems == 0 {
             return Ok(());
         }
-        buffer.resize((*elems * size) as usize, 0);
-        engine.fill_runs(&job.plan, job.spec.dtype, batch, &mut buffer)?;
-        sink(&buffer)?;
+        if options
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return Err(Error::Interrupted);
+        }
+        if buffer.is_empty() {
+            let elems = budget.min(job.region.len_elems()?);
+            buffer = crate::error::try_zeroed(elems * size, || {
+                format!("a batch of {elems} elements of {}", job.spec.name)
+            })?;
+        }
+        let buffer = &mut buffer[..(*elems * size) as usize];
+        engine.fill_runs(&job.plan, job.spec.dtype, batch, buffer)?;
+        sink(buffer)?;
         batch.clear();
         *elems = 0;
         Ok(())

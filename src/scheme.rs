@@ -141,6 +141,12 @@ impl fmt::Display for FanMode {
     }
 }
 
+/// The nonlinearity of `kaiming_normal_` and `kaiming_uniform_` by default: leaky_relu with
+/// `a = 0`, whose gain is relu's sqrt(2).
+pub const KAIMING_DEFAULT: Nonlinearity = Nonlinearity::LeakyRelu {
+    negative_slope: 0.0,
+};
+
 /// Fans of a weight tensor of shape `(out, in, *kernel)`, as PyTorch computes them.
 ///
 /// # Errors
@@ -293,11 +299,11 @@ impl Scheme {
             },
             "he" | "he_normal" | "kaiming" | "kaiming_normal" => Scheme::HeNormal {
                 mode: FanMode::FanIn,
-                nonlinearity: Nonlinearity::Relu,
+                nonlinearity: KAIMING_DEFAULT,
             },
             "he_uniform" | "kaiming_uniform" => Scheme::HeUniform {
                 mode: FanMode::FanIn,
-                nonlinearity: Nonlinearity::Relu,
+                nonlinearity: KAIMING_DEFAULT,
             },
             "xavier" | "xavier_normal" | "glorot" | "glorot_normal" => {
                 Scheme::XavierNormal { gain: 1.0 }
@@ -319,29 +325,51 @@ impl Scheme {
                 ));
             }
         };
+        // `zeros` and `ones` are fixed constants: only `constant` takes a value.
+        if matches!(normalize(name).as_str(), "zeros" | "zero" | "ones" | "one")
+            && let Some((key, _)) = params.first()
+        {
+            return Err(Error::invalid(
+                "scheme parameter",
+                format!("scheme {name} takes no parameter {key:?}; use constant(value=...)"),
+            ));
+        }
+        let mut seen: Vec<String> = Vec::new();
         let mut slope = None;
         for &(key, value) in params {
-            scheme.set(&normalize(key), value, &mut slope)?;
+            let key = normalize(key);
+            let canonical = match key.as_str() {
+                "a" if scheme.uses_fans() => "negative_slope",
+                "a" => "low",
+                "b" => "high",
+                "val" => "value",
+                other => other,
+            };
+            if seen.iter().any(|k| k == canonical) {
+                return Err(Error::invalid(
+                    "scheme parameter",
+                    format!("{canonical} is given twice for scheme {name}"),
+                ));
+            }
+            seen.push(canonical.to_string());
+            scheme.set(&key, value, &mut slope)?;
         }
-        if let Some(negative_slope) = slope {
-            match &mut scheme {
-                Scheme::HeNormal { nonlinearity, .. } | Scheme::HeUniform { nonlinearity, .. } => {
-                    match nonlinearity {
-                        Nonlinearity::LeakyRelu { negative_slope: s } => *s = negative_slope,
-                        // PyTorch's `a` is the leaky-ReLU slope; with the default relu it
-                        // means leaky_relu with that slope (a = 0 is exactly relu).
-                        Nonlinearity::Relu => {
-                            *nonlinearity = Nonlinearity::LeakyRelu { negative_slope }
-                        }
-                        other => {
-                            return Err(Error::invalid(
-                                "scheme parameter",
-                                format!("negative_slope applies to leaky_relu, not {other}"),
-                            ));
-                        }
-                    }
+        // PyTorch's `a` is the slope of kaiming's default leaky_relu (0, i.e. relu's gain);
+        // for any other nonlinearity it would be silently ignored, so it is an error here.
+        if let Scheme::HeNormal { nonlinearity, .. } | Scheme::HeUniform { nonlinearity, .. } =
+            &mut scheme
+        {
+            match (nonlinearity, slope) {
+                (Nonlinearity::LeakyRelu { negative_slope }, slope) => {
+                    *negative_slope = slope.unwrap_or(0.0)
                 }
-                _ => unreachable!("set() accepts negative_slope only for He schemes"),
+                (_, None) => {}
+                (other, Some(_)) => {
+                    return Err(Error::invalid(
+                        "scheme parameter",
+                        format!("negative_slope applies to leaky_relu, not {other}"),
+                    ));
+                }
             }
         }
         scheme.validate()?;
@@ -380,7 +408,8 @@ impl Scheme {
     }
 
     /// Checks the parameters: finite numbers, `std >= 0`, `low <= high`, `gain >= 0`, a
-    /// finite leaky-ReLU slope.
+    /// finite leaky-ReLU slope; values that must become f32 neither overflow nor underflow to
+    /// zero, and a normal's mean +- 5.77 std stays finite in f32.
     ///
     /// # Errors
     ///
@@ -403,6 +432,7 @@ impl Scheme {
                         format!("{std} is negative; std must be >= 0"),
                     ));
                 }
+                normal(mean, std)?;
             }
             Scheme::Uniform { low, high } => {
                 finite("low", low)?;
@@ -413,6 +443,8 @@ impl Scheme {
                         format!("low {low} is greater than high {high}"),
                     ));
                 }
+                to_f32("low", low)?;
+                to_f32("high", high)?;
             }
             Scheme::HeNormal { nonlinearity, .. } | Scheme::HeUniform { nonlinearity, .. } => {
                 if let Nonlinearity::LeakyRelu { negative_slope } = nonlinearity {
@@ -429,7 +461,10 @@ impl Scheme {
                 }
             }
             Scheme::LecunNormal | Scheme::LecunUniform => {}
-            Scheme::Constant { value } => finite("value", value)?,
+            Scheme::Constant { value } => {
+                finite("value", value)?;
+                to_f32("value", value)?;
+            }
         }
         Ok(())
     }
@@ -570,19 +605,44 @@ fn positive_fan(fan: u64, mode: FanMode, shape: &[u64]) -> Result<f64> {
     Ok(fan as f64)
 }
 
+/// `v` rounded to f32, with -0 as +0.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] if `v` overflows f32 or is non-zero but rounds to zero.
 fn to_f32(what: &'static str, v: f64) -> Result<f32> {
     let x = v as f32;
-    if x.is_finite() {
-        Ok(x)
-    } else {
-        Err(Error::invalid(
+    if !x.is_finite() {
+        return Err(Error::invalid(
             what,
             format!("{v} does not fit in f32 (limit {})", f32::MAX),
-        ))
+        ));
     }
+    if x == 0.0 && v != 0.0 {
+        return Err(Error::invalid(
+            what,
+            format!(
+                "{v} is below the smallest positive f32 ({:e}) and would become 0",
+                f32::from_bits(1)
+            ),
+        ));
+    }
+    Ok(x + 0.0)
 }
 
+/// N(mean, std^2), provided every value it can produce, mean +- MAX_ABS_NORMAL std, is finite
+/// in f32.
 fn normal(mean: f64, std: f64) -> Result<Distribution> {
+    let reach = mean.abs() + std * f64::from(crate::transform::MAX_ABS_NORMAL);
+    if reach >= f64::from(f32::MAX) {
+        return Err(Error::invalid(
+            "std",
+            format!(
+                "mean {mean} and std {std} reach {reach:e}, past the largest f32 {:e}",
+                f32::MAX
+            ),
+        ));
+    }
     Ok(Distribution::Normal {
         mean: to_f32("mean", mean)?,
         std: to_f32("std", std)?,
@@ -683,12 +743,53 @@ mod tests {
             "he(mode=fan_avg)",
             "normal(std=1",
             "constant(value=inf)",
+            "ones(value=5)",
+            "zeros(value=5)",
+            "normal(std=2, std=3)",
+            "uniform(a=1, low=2)",
+            "kaiming-normal(a=0.2, nonlinearity=relu)",
+            "normal(std=1e-50)",
+            "normal(std=1e38)",
+            "normal(mean=3e38, std=1e37)",
         ] {
             let err = bad.parse::<Scheme>().unwrap_err();
             assert!(matches!(err, Error::InvalidArgument { .. }), "{bad}: {err}");
         }
         let err = "normal(std=-1)".parse::<Scheme>().unwrap_err().to_string();
         assert!(err.contains("-1"), "{err}");
+    }
+
+    #[test]
+    fn kaiming_defaults_to_leaky_relu_with_slope_zero_like_pytorch() {
+        let he: Scheme = "he".parse().unwrap();
+        assert_eq!(
+            he,
+            Scheme::HeNormal {
+                mode: FanMode::FanIn,
+                nonlinearity: KAIMING_DEFAULT
+            }
+        );
+        assert_eq!(KAIMING_DEFAULT.gain(), 2f64.sqrt());
+        // kaiming_normal_(nonlinearity="leaky_relu") keeps a = 0, not calculate_gain's 0.01.
+        let leaky: Scheme = "he(nonlinearity=leaky_relu)".parse().unwrap();
+        assert_eq!(leaky, he);
+    }
+
+    #[test]
+    fn negative_zero_parameters_become_positive_zero() {
+        let d = "normal(std=-0)"
+            .parse::<Scheme>()
+            .unwrap()
+            .distribution(&[2])
+            .unwrap();
+        assert_eq!(
+            d,
+            Distribution::Normal {
+                mean: 0.0,
+                std: 0.0
+            }
+        );
+        assert!(matches!(d, Distribution::Normal { std, .. } if std.is_sign_positive()));
     }
 
     #[test]

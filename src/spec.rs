@@ -62,6 +62,17 @@ impl TensorSpec {
     /// Those of [`Scheme::distribution`] and [`TensorSpec::elem_count`]. A zero-element
     /// tensor is a no-op, as in PyTorch: its plan is valid whatever the scheme.
     pub fn plan(&self, seed: u64) -> Result<FillPlan> {
+        check_name(&self.name)?;
+        if self.shape.len() > MAX_DIMS {
+            return Err(Error::invalid(
+                "shape",
+                format!(
+                    "tensor {:?} has {} dimensions; at most {MAX_DIMS} are supported",
+                    self.name,
+                    self.shape.len()
+                ),
+            ));
+        }
         let len_elems = self.elem_count()?;
         let distribution = if len_elems == 0 {
             self.scheme.validate()?;
@@ -76,6 +87,25 @@ impl TensorSpec {
             len_elems,
         })
     }
+}
+
+/// Most dimensions a tensor may have: NumPy's limit, so every output loads there too.
+pub const MAX_DIMS: usize = 64;
+
+/// Checks a tensor name: non-empty, with no control characters (it becomes a file key and a
+/// printed label).
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] quoting the name.
+pub fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "tensor name",
+            format!("{name:?} must be non-empty and free of control characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// The element count of a shape.
@@ -203,6 +233,17 @@ mod tests {
         assert!(plan.check_range(0, 16).is_ok());
         assert!(plan.check_range(10, 7).is_err());
         assert!(plan.check_range(u64::MAX, 2).is_err());
+    }
+
+    #[test]
+    fn names_and_ranks_are_checked() {
+        let plan = |name: &str, dims: usize| {
+            TensorSpec::new(name, vec![1; dims], Scheme::default()).plan(0)
+        };
+        assert!(plan("ok", MAX_DIMS).is_ok());
+        assert!(plan("ok", MAX_DIMS + 1).is_err());
+        assert!(plan("", 1).is_err());
+        assert!(plan("a\nb", 1).is_err());
     }
 
     #[test]

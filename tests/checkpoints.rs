@@ -392,3 +392,50 @@ fn shard_auto_reads_torchrun_and_slurm_variables() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("WORLD_SIZE"));
 }
+
+#[test]
+fn sigterm_and_sigint_stop_the_run_and_remove_the_temporary_file() {
+    for signal in ["-TERM", "-INT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weight-init"))
+            .args([
+                "init", "--preset", "gpt2", "--seed", "1", "--device", "cpu", "--out",
+            ])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while !std::fs::read_dir(dir.path())
+            .unwrap()
+            .any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".partial")))
+        {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "finished before the signal"
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no partial file appeared"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let sent = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{signal}: files left behind: {left:?}");
+    }
+}

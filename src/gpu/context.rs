@@ -35,6 +35,18 @@ pub struct GpuContext {
     lost: Arc<Mutex<Option<String>>>,
 }
 
+/// `name [backend, kind]` of an adapter.
+fn describe(info: &wgpu::AdapterInfo) -> String {
+    let kind = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => "discrete GPU",
+        wgpu::DeviceType::IntegratedGpu => "integrated GPU",
+        wgpu::DeviceType::VirtualGpu => "virtual GPU",
+        wgpu::DeviceType::Cpu => "software",
+        wgpu::DeviceType::Other => "other",
+    };
+    format!("{} [{}, {kind}]", info.name, info.backend)
+}
+
 /// Preference order among adapters: discrete first, software last; native APIs before GL.
 fn adapter_rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
     let kind = match info.device_type {
@@ -71,17 +83,7 @@ impl GpuContext {
                         .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
                 })
                 .collect();
-        let seen: Vec<String> = adapters
-            .iter()
-            .map(|a| {
-                format!(
-                    "{} ({:?}, {:?})",
-                    a.get_info().name,
-                    a.get_info().device_type,
-                    a.get_info().backend
-                )
-            })
-            .collect();
+        let seen: Vec<String> = adapters.iter().map(|a| describe(&a.get_info())).collect();
         if preference == AdapterPreference::HardwareOnly {
             adapters.retain(|a| a.get_info().device_type != wgpu::DeviceType::Cpu);
         }
@@ -158,6 +160,11 @@ impl GpuContext {
     /// The adapter's name, backend and type.
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.info
+    }
+
+    /// `name [backend, kind]`, for example `llvmpipe (LLVM 15.0.6, 256 bits) [Vulkan, software]`.
+    pub fn describe(&self) -> String {
+        describe(&self.info)
     }
 
     /// Whether the adapter is a software rasterizer running on the CPU.

@@ -103,7 +103,7 @@ CASES = [
     (7, "W2", "he", (3, 4), 0, 12),
     (0, "W1", "normal", (16,), 0, 16),
     (2**64 - 1, "layer.0.weight", "xavier", (64, 32, 3, 3), 5, 11),
-    (12345, "", "normal(mean=1,std=0.5)", (10,), 1, 9),
+    (12345, "final_layer_norm.bias", "normal(mean=1,std=0.5)", (10,), 1, 9),
     (1, "emb", "uniform(low=-1,high=3)", (7, 9), 0, 16),
     (42, "fc.weight", "he-uniform", (128, 64), 100, 10),
     (42, "fc.weight", "xavier-uniform", (128, 64), 3, 6),
