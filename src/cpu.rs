@@ -1,8 +1,14 @@
-//! The CPU fill: the reference values, on all cores.
+//! The CPU fill: the reference values, on all cores, with the widest SIMD the CPU has.
 //!
 //! Work is split into chunks of [`CHUNK_ELEMS`] elements handed to rayon's thread pool; since
 //! every element is a pure function of its index, the split (and the number of threads)
-//! never changes a value.
+//! never changes a value. Within a chunk, whole groups of [`lanes::LANES`] blocks go through
+//! the SIMD kernel of [`lanes`], the ragged ends through the scalar [`Affine::block_values`];
+//! both give the same bits.
+
+mod lanes;
+
+pub use lanes::{LANES, Simd};
 
 use rayon::prelude::*;
 
@@ -105,18 +111,56 @@ pub fn fill_range_as(plan: &FillPlan, dtype: Dtype, first_elem: u64, out: &mut [
 
 /// Writes elements `[first_elem, first_elem + out.len())`; the range is already checked.
 fn write_values(plan: &FillPlan, first_elem: u64, out: &mut [f32]) {
+    write_values_with(Simd::detect(), plan, first_elem, out);
+}
+
+/// [`write_values`] with a chosen instruction set.
+fn write_values_with(simd: Simd, plan: &FillPlan, first_elem: u64, out: &mut [f32]) {
     let affine = plan.affine();
     let mut elem = first_elem;
     let mut written = 0;
     while written < out.len() {
         let block = elem / 4;
         let skip = (elem % 4) as usize;
+        // Whole groups of blocks through the SIMD kernel.
+        if skip == 0 && out.len() - written >= 4 * LANES {
+            let group = &mut out[written..written + 4 * LANES];
+            lanes::fill_blocks(simd, &affine, plan.key, plan.stream, block, group);
+            written += 4 * LANES;
+            elem += 4 * LANES as u64;
+            continue;
+        }
+        // Ragged ends one block at a time.
         let take = (4 - skip).min(out.len() - written);
         let values = affine.block_values(philox4x32(counter(block, plan.stream), plan.key));
         out[written..written + take].copy_from_slice(&values[skip..skip + take]);
         written += take;
         elem += take as u64;
     }
+}
+
+/// [`fill_range_serial`] with the kernel compiled for `simd`, which must be one of
+/// [`Simd::available`]: for checking that every instruction set gives the same bits.
+///
+/// # Errors
+///
+/// [`crate::Error::InvalidArgument`] if the range is not inside the tensor or `simd` is not
+/// available on this CPU.
+pub fn fill_range_with(
+    simd: Simd,
+    plan: &FillPlan,
+    first_elem: u64,
+    out: &mut [f32],
+) -> Result<()> {
+    if !Simd::available().contains(&simd) {
+        return Err(Error::invalid(
+            "simd",
+            format!("{} is not available on this CPU", simd.name()),
+        ));
+    }
+    plan.check_range(first_elem, out.len() as u64)?;
+    write_values_with(simd, plan, first_elem, out);
+    Ok(())
 }
 
 /// Raw Philox words of blocks `[first_block, first_block + out.len() / 4)` on `stream`:

@@ -110,13 +110,13 @@ pub fn uniform_signed(word: u32) -> f32 {
 #[inline(always)]
 pub fn ln_uniform(u: f32) -> f32 {
     // Split u into exponent and a mantissa in [1, 2), then recentre the mantissa on 1.
+    // Branch-free (selects, not jumps) so that loops over lanes vectorize; the values are
+    // those of the plain `if`.
     let bits = u.to_bits();
-    let mut exponent = ((bits >> 23) & 0xFF) as i32 - 127;
-    let mut mantissa = f32::from_bits((bits & 0x007F_FFFF) | 0x3F80_0000);
-    if mantissa > core::f32::consts::SQRT_2 {
-        mantissa *= 0.5;
-        exponent += 1;
-    }
+    let mantissa = f32::from_bits((bits & 0x007F_FFFF) | 0x3F80_0000);
+    let high = mantissa > core::f32::consts::SQRT_2;
+    let exponent = ((bits >> 23) & 0xFF) as i32 - 127 + i32::from(high);
+    let mantissa = if high { mantissa * 0.5 } else { mantissa };
     let f = mantissa - 1.0;
 
     // ln(1 + f) = 2 artanh(s); the subtraction order keeps the small terms small.
@@ -154,12 +154,17 @@ pub fn sin_cos_turns(word: u32) -> (f32, f32) {
             + x2 * (COS_COEFFS[2]
                 + x2 * (COS_COEFFS[3] + x2 * (COS_COEFFS[4] + x2 * COS_COEFFS[5]))));
 
-    match quadrant & 3 {
-        0 => (sin_x, cos_x),
-        1 => (cos_x, -sin_x),
-        2 => (-sin_x, -cos_x),
-        _ => (-cos_x, sin_x),
-    }
+    // Rotate by q quarter turns: odd q swaps sine and cosine; the sine is negated in
+    // quadrants 2 and 3, the cosine in 1 and 2. Negation flips the sign bit exactly, so this
+    // branch-free form gives the same bits as a match on q.
+    let odd = quadrant & 1 == 1;
+    let (sin, cos) = if odd { (cos_x, sin_x) } else { (sin_x, cos_x) };
+    let sin_sign = (quadrant & 2) << 30;
+    let cos_sign = ((quadrant + 1) & 2) << 30;
+    (
+        f32::from_bits(sin.to_bits() ^ sin_sign),
+        f32::from_bits(cos.to_bits() ^ cos_sign),
+    )
 }
 
 /// Box–Muller: two words to two independent standard normals `(r cos theta, r sin theta)`.

@@ -297,3 +297,24 @@ fn device_conversion_rounds_edge_values_like_the_half_crate() {
         }
     }
 }
+
+#[test]
+fn every_simd_level_of_the_cpu_path_agrees_with_the_gpu() {
+    let Some(gpu) = common::gpu("every_simd_level_of_the_cpu_path_agrees_with_the_gpu") else {
+        return;
+    };
+    let exact = gpu.is_software();
+    for scheme in ["normal(mean=0.1, std=2)", "he-uniform"] {
+        let plan = TensorSpec::new("simd", vec![5003, 17], scheme.parse().unwrap())
+            .plan(31)
+            .unwrap();
+        let mut on_gpu = vec![0.0f32; 85_001];
+        gpu.fill_range(&plan, 2, &mut on_gpu).unwrap();
+        for simd in weight_init::cpu::Simd::available() {
+            let mut cpu = vec![0.0f32; on_gpu.len()];
+            weight_init::cpu::fill_range_with(simd, &plan, 2, &mut cpu).unwrap();
+            let what = format!("{scheme} with {}", simd.name());
+            assert_floats_agree(&cpu, &on_gpu, plan.affine().scale, exact, &what);
+        }
+    }
+}
