@@ -87,6 +87,10 @@ pub enum Error {
     #[error("GPU device lost or unresponsive: {0}")]
     DeviceLost(String),
 
+    /// Drawing or encoding a benchmark plot failed.
+    #[error("cannot draw the plot: {0}")]
+    PlotFailed(String),
+
     /// Reading or writing a file failed.
     #[error("{action} {path}: {source}")]
     Io {

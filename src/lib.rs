@@ -19,8 +19,9 @@
 //!
 //! [`philox`] makes words, [`stream`] says which words each element uses, [`transform`] turns
 //! words into uniforms and normals, [`scheme`] and [`spec`] turn a scheme and a shape into a
-//! distribution, and [`cpu`] or [`gpu`] (chosen through [`engine`]) fill memory. [`output`]
-//! writes files and [`display`] prints arrays as NumPy does.
+//! distribution, and [`cpu`] or [`gpu`] (chosen through [`engine`]) fill memory.
+//! [`bench`](mod@bench) times fills on each path, [`output`] writes files and [`display`]
+//! prints arrays as NumPy does.
 //!
 //! # Examples
 //!
@@ -49,6 +50,7 @@ pub mod model;
 pub mod cpu;
 pub mod gpu;
 pub mod engine;
+pub mod bench;
 pub mod output;
 pub mod display;
 pub mod error;

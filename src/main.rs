@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use weight_init::Error;
+use weight_init::bench::{self, BenchConfig, BenchDevices, PathKind, ReportFile, Table};
 use weight_init::display::{self, TensorStats};
 use weight_init::dtype::Dtype;
 use weight_init::engine::{DeviceChoice, Engine};
@@ -40,6 +41,8 @@ enum Command {
     Init(InitArgs),
     /// Print raw Philox4x32-10 words, one block of four per line.
     Bits(BitsArgs),
+    /// Time fills over a size sweep on the CPU path and the GPU, and print a table.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -177,7 +180,46 @@ struct BitsArgs {
     device: DeviceChoice,
 }
 
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Elements per fill, comma-separated; each a count or 2^k (e.g. 65536,2^20).
+    #[arg(
+        long,
+        value_name = "ELEMS",
+        default_value = "2^16,2^18,2^20,2^22,2^24,2^26",
+        value_parser = parse_sizes
+    )]
+    sizes: Dims,
+
+    /// Element types, comma-separated: f32, f16, bf16.
+    #[arg(long, value_name = "DTYPES", default_value = "f32", value_parser = parse_dtypes)]
+    dtype: Dtypes,
+
+    /// Where to measure: cpu, gpu (the best adapter, software ones included) or all (the CPU
+    /// path, and the GPU when there is one).
+    #[arg(long, default_value = "all", value_parser = parse_bench_devices)]
+    device: BenchDevices,
+
+    /// Timed fills per row, after one untimed warm-up fill; the table gives their median.
+    #[arg(long, default_value = "5", value_parser = clap::value_parser!(u32).range(1..))]
+    repeats: u32,
+
+    /// The scheme of the filled tensor, as for init (e.g. "uniform", "normal(std=0.02)").
+    #[arg(long, default_value = "normal", value_parser = parse_scheme)]
+    scheme: Scheme,
+
+    /// Also write the rows as a JSON array to FILE (replaced if present).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+
+    /// Also plot M samples/s against size (log-log), one line per path and dtype, to
+    /// FILE.svg or FILE.png (replaced if present).
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+}
+
 type Dims = Vec<u64>;
+type Dtypes = Vec<Dtype>;
 
 /// Parses `4,2` into dimensions, naming the bad part on failure.
 fn parse_dims(s: &str) -> Result<Dims, String> {
@@ -241,6 +283,22 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 fn parse_device(s: &str) -> Result<DeviceChoice, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_sizes(s: &str) -> Result<Dims, String> {
+    bench::parse_sizes(s).map_err(|e| e.to_string())
+}
+
+fn parse_dtypes(s: &str) -> Result<Dtypes, String> {
+    bench::parse_dtypes(s).map_err(|e| e.to_string())
+}
+
+fn parse_bench_devices(s: &str) -> Result<BenchDevices, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_scheme(s: &str) -> Result<Scheme, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
 
@@ -322,6 +380,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Init(args) => run_init(args),
         Command::Bits(args) => run_bits(args),
+        Command::Bench(args) => run_bench(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -700,4 +759,57 @@ fn run_bits(args: &BitsArgs) -> Result<(), Error> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other.map_err(io_err),
     }
+}
+
+fn run_bench(args: &BenchArgs) -> Result<(), Error> {
+    let config = BenchConfig {
+        sizes_elems: args.sizes.clone(),
+        dtypes: args.dtype.clone(),
+        scheme: args.scheme,
+        repeats: args.repeats as usize,
+        ..BenchConfig::default()
+    };
+    config.validate()?;
+    // Report files are opened (and so checked) before anything is measured.
+    let json = args.json.as_deref().map(ReportFile::json).transpose()?;
+    let plot = args.plot.as_deref().map(ReportFile::plot).transpose()?;
+    let lineup = bench::open_engines(args.device)?;
+    for engine in &lineup.engines {
+        log::info!("measuring the {engine}");
+    }
+
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let io_err = |source| Error::Io {
+        action: "cannot write to",
+        path: PathBuf::from("standard output"),
+        source,
+    };
+    let table = Table::new(&lineup.engines);
+    writeln!(out, "{}", table.header()).map_err(io_err)?;
+    out.flush().map_err(io_err)?;
+    let rows = bench::run(&config, &lineup.engines, |row| {
+        writeln!(out, "{}", table.row(row)).map_err(io_err)?;
+        out.flush().map_err(io_err)
+    })?;
+
+    if rows
+        .iter()
+        .any(|r| r.device == PathKind::Gpu && r.kernel_median_s.is_none())
+    {
+        writeln!(
+            out,
+            "note: GPU times are end to end (buffers, dispatch, wait and readback); kernel-only \
+             time is not measured yet (n/a)"
+        )
+        .map_err(io_err)?;
+    }
+    for note in &lineup.notes {
+        writeln!(out, "note: {note}").map_err(io_err)?;
+    }
+    for file in [json, plot].into_iter().flatten() {
+        let path = file.write(&rows)?;
+        writeln!(out, "wrote {}", path.display()).map_err(io_err)?;
+    }
+    out.flush().map_err(io_err)
 }

@@ -1,0 +1,826 @@
+//! Throughput sweeps of whole fills, for `weight-init bench`: the CPU path and a GPU adapter,
+//! over tensor sizes and element types, as rows for a table, a JSON file or a plot.
+//!
+//! This module sits on top of [`crate::engine`]: it times [`Engine::fill_range_as`] exactly as
+//! a user of the library calls it, so a GPU row includes buffer creation, dispatch, the wait
+//! for the device and the readback into host memory (the *end-to-end* time). The Criterion
+//! benches in `benches/` time the pieces separately; this sweep answers "how fast is a fill of
+//! this size here, on each path".
+//!
+//! # Method
+//!
+//! For every size, element type and engine, one untimed warm-up fill runs first, then
+//! [`BenchConfig::repeats`] timed fills into the same host buffer, which is allocated and
+//! written once before any timing. Rows report the minimum, median and maximum wall time;
+//! throughputs come from the median.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use serde::{Serialize, Serializer};
+
+use crate::dtype::Dtype;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::gpu::{AdapterPreference, GpuContext};
+use crate::output::AtomicFile;
+use crate::scheme::Scheme;
+use crate::spec::{FillPlan, TensorSpec};
+
+/// The default sweep, 2^16 to 2^26 elements every two powers: six sizes that finish in under
+/// a minute on two cores with a software GPU, 256 MiB of host buffer at the largest.
+pub const DEFAULT_SIZES_ELEMS: [u64; 6] = [1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 24, 1 << 26];
+
+/// Timed fills per row by default; the median of five ignores one outlier on either side.
+pub const DEFAULT_REPEATS: usize = 5;
+
+/// Plot size in pixels (the SVG's user units): wide enough for a legend of long GPU names.
+const PLOT_SIZE_PX: (u32, u32) = (1024, 640);
+
+/// What to measure: sizes, element types, scheme and repetitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchConfig {
+    /// Elements per fill, one row group each, in increasing order.
+    pub sizes_elems: Vec<u64>,
+    /// Element types, one row per size and engine each.
+    pub dtypes: Vec<Dtype>,
+    /// The scheme of the filled tensor ([`bench_spec`]).
+    pub scheme: Scheme,
+    /// Timed fills per row, after one untimed warm-up fill; at least 1.
+    pub repeats: usize,
+    /// The seed of the filled tensor; it does not change the timing.
+    pub seed: u64,
+}
+
+impl Default for BenchConfig {
+    /// [`DEFAULT_SIZES_ELEMS`], f32, plain N(0, 1), [`DEFAULT_REPEATS`], seed 0.
+    fn default() -> Self {
+        Self {
+            sizes_elems: DEFAULT_SIZES_ELEMS.to_vec(),
+            dtypes: vec![Dtype::F32],
+            scheme: Scheme::default(),
+            repeats: DEFAULT_REPEATS,
+            seed: 0,
+        }
+    }
+}
+
+impl BenchConfig {
+    /// Checks the configuration and plans the tensor of every size, so that a bad argument
+    /// fails before anything is measured.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for no sizes, a size of 0, no dtypes or 0 repeats; those of
+    /// [`TensorSpec::plan`].
+    pub fn validate(&self) -> Result<()> {
+        if self.sizes_elems.is_empty() {
+            return Err(Error::invalid("sizes", "no sizes given; need at least one"));
+        }
+        if let Some(&n) = self.sizes_elems.iter().find(|&&n| n == 0) {
+            return Err(Error::invalid(
+                "sizes",
+                format!("size {n} in {:?} must be at least 1", self.sizes_elems),
+            ));
+        }
+        if self.dtypes.is_empty() {
+            return Err(Error::invalid(
+                "dtype",
+                "no dtypes given; need at least one",
+            ));
+        }
+        if self.repeats == 0 {
+            return Err(Error::invalid("repeats", "0; need at least 1 timed fill"));
+        }
+        for &n in &self.sizes_elems {
+            bench_spec(n, self.scheme).plan(self.seed)?;
+        }
+        Ok(())
+    }
+}
+
+/// The tensor a row fills: named `bench`, shape `[n]`, or `[n, 1]` for schemes that need
+/// fans (two dimensions). The shape only sets the scale, never the cost.
+pub fn bench_spec(n: u64, scheme: Scheme) -> TensorSpec {
+    let shape = if scheme.uses_fans() {
+        vec![n, 1]
+    } else {
+        vec![n]
+    };
+    TensorSpec::new("bench", shape, scheme)
+}
+
+/// Parses a comma-separated list of element counts, each a decimal number or `2^k`
+/// (`0 <= k <= 63`), into increasing order without duplicates.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] quoting the first item that is not a count of at least 1.
+///
+/// # Examples
+///
+/// ```
+/// use weight_init::bench::parse_sizes;
+///
+/// assert_eq!(parse_sizes("2^20, 1000,2^10")?, [1000, 1024, 1 << 20]);
+/// # Ok::<(), weight_init::Error>(())
+/// ```
+pub fn parse_sizes(text: &str) -> Result<Vec<u64>> {
+    let bad = |item: &str, why: &str| {
+        Error::invalid(
+            "sizes",
+            format!("{item:?} in {text:?} {why}; expected counts such as 65536 or 2^16"),
+        )
+    };
+    let mut sizes_elems = text
+        .split(',')
+        .map(|item| {
+            let item = item.trim();
+            let n = match item.strip_prefix("2^") {
+                Some(power) => power
+                    .parse::<u32>()
+                    .ok()
+                    .and_then(|k| 1u64.checked_shl(k))
+                    .ok_or_else(|| bad(item, "is not 2^k with 0 <= k <= 63"))?,
+                None => item
+                    .parse::<u64>()
+                    .map_err(|_| bad(item, "is not a non-negative integer"))?,
+            };
+            if n == 0 {
+                return Err(bad(item, "is 0"));
+            }
+            Ok(n)
+        })
+        .collect::<Result<Vec<u64>>>()?;
+    sizes_elems.sort_unstable();
+    sizes_elems.dedup();
+    Ok(sizes_elems)
+}
+
+/// Parses a comma-separated list of element types (`f32,f16,bf16`), keeping the first of
+/// any duplicates.
+///
+/// # Errors
+///
+/// Those of [`Dtype::from_str`].
+pub fn parse_dtypes(text: &str) -> Result<Vec<Dtype>> {
+    let mut dtypes = Vec::new();
+    for item in text.split(',') {
+        let dtype: Dtype = item.trim().parse()?;
+        if !dtypes.contains(&dtype) {
+            dtypes.push(dtype);
+        }
+    }
+    Ok(dtypes)
+}
+
+/// Which paths a sweep measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BenchDevices {
+    /// The CPU path only.
+    Cpu,
+    /// The best GPU adapter only (software ones included); an error if there is none.
+    Gpu,
+    /// The CPU path, then the best GPU adapter if there is one.
+    #[default]
+    All,
+}
+
+impl FromStr for BenchDevices {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "cpu" => Ok(BenchDevices::Cpu),
+            "gpu" => Ok(BenchDevices::Gpu),
+            "all" => Ok(BenchDevices::All),
+            _ => Err(Error::invalid(
+                "device",
+                format!("{s:?}; expected cpu, gpu or all"),
+            )),
+        }
+    }
+}
+
+/// The engines a sweep runs on, with notes about paths that were left out.
+#[derive(Debug)]
+pub struct BenchEngines {
+    /// The CPU path first (when asked for), then the GPU.
+    pub engines: Vec<Engine>,
+    /// One line per path asked for but not available, for the reader of the table.
+    pub notes: Vec<String>,
+}
+
+/// Opens the engines for `devices`: [`Engine::Cpu`] and the adapter that
+/// `GpuContext::new(AdapterPreference::Any)` picks (discrete first, software such as lavapipe
+/// last).
+///
+/// # Errors
+///
+/// For [`BenchDevices::Gpu`], the errors of [`GpuContext::new`]. [`BenchDevices::All`]
+/// without a usable adapter gives the CPU path and a note instead.
+pub fn open_engines(devices: BenchDevices) -> Result<BenchEngines> {
+    let mut engines = Vec::new();
+    let mut notes = Vec::new();
+    if devices != BenchDevices::Gpu {
+        engines.push(Engine::Cpu);
+    }
+    if devices != BenchDevices::Cpu {
+        match GpuContext::new(AdapterPreference::Any) {
+            Ok(gpu) => engines.push(Engine::Gpu(Box::new(gpu))),
+            Err(e) if devices == BenchDevices::All => {
+                notes.push(format!("{e}; CPU rows only"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(BenchEngines { engines, notes })
+}
+
+/// The kind of path a row measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PathKind {
+    /// [`Engine::Cpu`].
+    Cpu,
+    /// [`Engine::Gpu`].
+    Gpu,
+}
+
+/// One measurement: a fill of `size_elems` elements of `dtype` on one path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchRow {
+    /// Elements per fill.
+    pub size_elems: u64,
+    /// Bytes per fill written to host memory: `size_elems` times the dtype's size.
+    pub size_bytes: u64,
+    /// The engine as [`Engine`]'s `Display` names it: `CPU path (N threads)` or
+    /// `GPU <name> [<backend>, <kind>]`, where the kind `software` marks adapters such as
+    /// lavapipe.
+    pub path: String,
+    /// CPU or GPU.
+    pub device: PathKind,
+    /// Whether the GPU adapter is a software rasterizer on the CPU (false for the CPU path).
+    pub software: bool,
+    /// The element type.
+    #[serde(serialize_with = "serialize_display")]
+    pub dtype: Dtype,
+    /// The scheme, in its canonical form.
+    pub scheme: String,
+    /// Timed fills behind the statistics.
+    pub repeats: usize,
+    /// Fastest timed fill, seconds.
+    pub min_s: f64,
+    /// Median timed fill (mean of the middle two for an even count), seconds.
+    pub median_s: f64,
+    /// Slowest timed fill, seconds.
+    pub max_s: f64,
+    /// Millions of elements per second at the median time.
+    pub msamples_per_s: f64,
+    /// `size_bytes` per second at the median time, in 10^9 bytes per second.
+    pub gb_per_s: f64,
+    /// The CPU path's median over this row's median for the same size and dtype (1 on the
+    /// CPU path); `None` when the CPU path was not measured.
+    pub speedup_vs_cpu: Option<f64>,
+    /// Median time of the compute kernel alone, seconds, from GPU timestamp queries; `None`
+    /// when not measured (always, for now, and on the CPU path).
+    pub kernel_median_s: Option<f64>,
+}
+
+fn serialize_display<T: fmt::Display, S: Serializer>(
+    value: &T,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+/// Runs the sweep: for each size, each dtype and each engine in order, one warm-up fill and
+/// `config.repeats` timed fills. `on_row` sees each row as soon as it is measured (to print
+/// it); the rows are also returned, in the same order.
+///
+/// # Errors
+///
+/// Those of [`BenchConfig::validate`]; [`Error::OutOfMemory`] if the host buffer for the
+/// largest size cannot be allocated; the fill's errors; the first error `on_row` returns.
+pub fn run(
+    config: &BenchConfig,
+    engines: &[Engine],
+    mut on_row: impl FnMut(&BenchRow) -> Result<()>,
+) -> Result<Vec<BenchRow>> {
+    config.validate()?;
+    let max_elems = config.sizes_elems.iter().copied().max().unwrap_or(0);
+    let max_elem_bytes = config
+        .dtypes
+        .iter()
+        .map(|d| d.size_bytes())
+        .max()
+        .unwrap_or(0);
+    let max_bytes = max_elems.saturating_mul(max_elem_bytes as u64);
+    // Zeroed by writing, so every page is mapped before the first timed fill.
+    let mut buffer: Vec<u8> = crate::error::try_zeroed(max_bytes, || {
+        format!("the benchmark buffer ({max_elems} elements)")
+    })?;
+
+    let mut rows = Vec::new();
+    for &n in &config.sizes_elems {
+        let plan = bench_spec(n, config.scheme).plan(config.seed)?;
+        for &dtype in &config.dtypes {
+            let out = &mut buffer[..n as usize * dtype.size_bytes()];
+            let mut cpu_median_s = None;
+            for engine in engines {
+                let times_s = time_fills(engine, &plan, dtype, out, config.repeats)?;
+                let row = make_row(engine, dtype, config, n, &times_s, cpu_median_s);
+                log::debug!(
+                    "bench on the {engine}: {n} {dtype} elements, median {:.6} s",
+                    row.median_s
+                );
+                if row.device == PathKind::Cpu {
+                    cpu_median_s = Some(row.median_s);
+                }
+                on_row(&row)?;
+                rows.push(row);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// One untimed fill, then `repeats` timed ones; their wall times in seconds.
+fn time_fills(
+    engine: &Engine,
+    plan: &FillPlan,
+    dtype: Dtype,
+    out: &mut [u8],
+    repeats: usize,
+) -> Result<Vec<f64>> {
+    engine.fill_range_as(plan, dtype, 0, out)?;
+    let mut times_s = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let start = Instant::now();
+        engine.fill_range_as(plan, dtype, 0, out)?;
+        times_s.push(start.elapsed().as_secs_f64());
+    }
+    Ok(times_s)
+}
+
+fn make_row(
+    engine: &Engine,
+    dtype: Dtype,
+    config: &BenchConfig,
+    n: u64,
+    times_s: &[f64],
+    cpu_median_s: Option<f64>,
+) -> BenchRow {
+    let mut sorted = times_s.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let median_s = median(&sorted);
+    let size_bytes = n * dtype.size_bytes() as u64;
+    let (device, software) = match engine {
+        Engine::Cpu => (PathKind::Cpu, false),
+        Engine::Gpu(gpu) => (PathKind::Gpu, gpu.is_software()),
+    };
+    let speedup_vs_cpu = match device {
+        PathKind::Cpu => Some(1.0),
+        PathKind::Gpu => cpu_median_s.map(|cpu_s| cpu_s / median_s),
+    };
+    BenchRow {
+        size_elems: n,
+        size_bytes,
+        path: engine.to_string(),
+        device,
+        software,
+        dtype,
+        scheme: config.scheme.to_string(),
+        repeats: sorted.len(),
+        min_s: sorted.first().copied().unwrap_or(f64::NAN),
+        median_s,
+        max_s: sorted.last().copied().unwrap_or(f64::NAN),
+        msamples_per_s: n as f64 / median_s / 1e6,
+        gb_per_s: size_bytes as f64 / median_s / 1e9,
+        speedup_vs_cpu,
+        // TODO: fill in the kernel-only time for GPU rows once `GpuContext` exposes a fill
+        // into a caller's device buffer that records timestamp queries around the dispatch
+        // (where the adapter has `Features::TIMESTAMP_QUERY`); until then GPU rows carry only
+        // the end-to-end time, readback included.
+        kernel_median_s: None,
+    }
+}
+
+/// The median of sorted values (mean of the middle two for an even count; NaN when empty).
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// Fixed-width text rows for a sweep: a header, then one line per [`BenchRow`], so rows can be
+/// printed as they are measured.
+#[derive(Debug, Clone)]
+pub struct Table {
+    path_width: usize,
+}
+
+impl Table {
+    /// A table whose path column fits the names of `engines`.
+    pub fn new(engines: &[Engine]) -> Self {
+        let path_width = engines
+            .iter()
+            .map(|e| e.to_string().chars().count())
+            .chain(["path".len()])
+            .max()
+            .unwrap_or(0);
+        Self { path_width }
+    }
+
+    /// The column names.
+    pub fn header(&self) -> String {
+        format!(
+            "{:>11}  {:<pw$}  {:<5}  {:>10}  {:>10}  {:>10}  {:>11}  {:>7}  {:>8}  {:>10}",
+            "size_elems",
+            "path",
+            "dtype",
+            "median",
+            "min",
+            "max",
+            "M samples/s",
+            "GB/s",
+            "vs CPU",
+            "kernel",
+            pw = self.path_width
+        )
+    }
+
+    /// One row; `n/a` marks a speed-up or a GPU kernel time that was not measured, `-` a
+    /// kernel time that does not apply (the CPU path).
+    pub fn row(&self, row: &BenchRow) -> String {
+        let speedup = row
+            .speedup_vs_cpu
+            .map_or_else(|| "n/a".to_string(), |s| format!("{s:.2}x"));
+        let kernel = match (row.device, row.kernel_median_s) {
+            (_, Some(s)) => format_seconds(s),
+            (PathKind::Cpu, None) => "-".to_string(),
+            (PathKind::Gpu, None) => "n/a".to_string(),
+        };
+        format!(
+            "{:>11}  {:<pw$}  {:<5}  {:>10}  {:>10}  {:>10}  {:>11.1}  {:>7.2}  {:>8}  {:>10}",
+            row.size_elems,
+            row.path,
+            row.dtype.to_string(),
+            format_seconds(row.median_s),
+            format_seconds(row.min_s),
+            format_seconds(row.max_s),
+            row.msamples_per_s,
+            row.gb_per_s,
+            speedup,
+            kernel,
+            pw = self.path_width
+        )
+    }
+}
+
+/// Seconds with a unit that keeps three or four significant digits: `812.4 µs`, `3.071 ms`.
+fn format_seconds(s: f64) -> String {
+    if s < 1e-3 {
+        format!("{:.1} µs", s * 1e6)
+    } else if s < 1.0 {
+        format!("{:.3} ms", s * 1e3)
+    } else {
+        format!("{s:.3} s")
+    }
+}
+
+/// What a [`ReportFile`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// The rows as a JSON array of objects, the fields of [`BenchRow`].
+    Json,
+    /// Throughput against size, log-log, as SVG.
+    Svg,
+    /// Throughput against size, log-log, as an RGB PNG.
+    Png,
+}
+
+/// A report file opened before measuring, so a bad path fails before any work, and written
+/// atomically once the rows are in (an existing file is replaced).
+#[derive(Debug)]
+pub struct ReportFile {
+    file: AtomicFile,
+    format: ReportFormat,
+}
+
+impl ReportFile {
+    /// A JSON report at `path`, whatever its extension.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `path` is a directory; [`Error::Io`] if no file can be
+    /// created in its directory.
+    pub fn json(path: &Path) -> Result<Self> {
+        Self::create(path, ReportFormat::Json)
+    }
+
+    /// A plot at `path`, SVG or PNG by its extension (`.svg` or `.png`, any case).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for another extension or a directory; [`Error::Io`] if no
+    /// file can be created in its directory.
+    pub fn plot(path: &Path) -> Result<Self> {
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let format = match extension.as_deref() {
+            Some("svg") => ReportFormat::Svg,
+            Some("png") => ReportFormat::Png,
+            _ => {
+                return Err(Error::invalid(
+                    "plot file",
+                    format!("{}: expected a .svg or .png file name", path.display()),
+                ));
+            }
+        };
+        Self::create(path, format)
+    }
+
+    fn create(path: &Path, format: ReportFormat) -> Result<Self> {
+        if path.is_dir() {
+            return Err(Error::invalid(
+                "report file",
+                format!("{} is a directory; give a file name", path.display()),
+            ));
+        }
+        let file = AtomicFile::create(path)?;
+        Ok(Self { file, format })
+    }
+
+    /// The format, from the constructor and the extension.
+    pub fn format(&self) -> ReportFormat {
+        self.format
+    }
+
+    /// Writes `rows` in the file's format and renames the file into place; returns its path.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PlotFailed`] if drawing or encoding the plot fails; [`Error::Io`] if writing
+    /// or renaming fails.
+    ///
+    /// # Panics
+    ///
+    /// If the DejaVu Sans font compiled into the binary does not parse (a broken build).
+    pub fn write(mut self, rows: &[BenchRow]) -> Result<PathBuf> {
+        let bytes = match self.format {
+            ReportFormat::Json => {
+                let mut text = serde_json::to_string_pretty(rows)
+                    .expect("rows of numbers and strings serialize");
+                text.push('\n');
+                text.into_bytes()
+            }
+            ReportFormat::Svg => plot_svg(rows)?.into_bytes(),
+            ReportFormat::Png => plot_png(rows)?,
+        };
+        self.file.write_all(&bytes)?;
+        self.file.commit()
+    }
+}
+
+/// The plot as an SVG document.
+fn plot_svg(rows: &[BenchRow]) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, PLOT_SIZE_PX).into_drawing_area();
+        draw_plot(&root, rows)?;
+    }
+    Ok(svg)
+}
+
+/// The plot as a PNG file: drawn into an RGB buffer, then encoded.
+fn plot_png(rows: &[BenchRow]) -> Result<Vec<u8>> {
+    let (width, height) = PLOT_SIZE_PX;
+    let mut rgb = vec![0u8; 3 * width as usize * height as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, PLOT_SIZE_PX).into_drawing_area();
+        draw_plot(&root, rows)?;
+    }
+
+    let mut png_bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png_bytes, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .and_then(|mut writer| writer.write_image_data(&rgb))
+        .map_err(|e| Error::PlotFailed(format!("PNG encoding: {e}")))?;
+    Ok(png_bytes)
+}
+
+/// Registers DejaVu Sans as plotters' `sans-serif` once: the `ab_glyph` text backend has no
+/// fonts of its own, and a bundled font keeps PNG text independent of the system's fonts.
+fn register_font() {
+    static REGISTERED: OnceLock<()> = OnceLock::new();
+    REGISTERED.get_or_init(|| {
+        let parsed = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        )
+        .is_ok();
+        assert!(parsed, "the bundled DejaVu Sans font parses");
+    });
+}
+
+/// Draws M samples/s against elements, both logarithmic, one line per (path, dtype).
+fn draw_plot<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, rows: &[BenchRow]) -> Result<()> {
+    register_font();
+    let failed = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::PlotFailed(e.to_string());
+
+    // One series per (path, dtype), in the order rows first name them.
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for row in rows {
+        let label = format!("{} {}", row.path, row.dtype);
+        let at = *index.entry(label.clone()).or_insert_with(|| {
+            series.push((label, Vec::new()));
+            series.len() - 1
+        });
+        series[at]
+            .1
+            .push((row.size_elems as f64, row.msamples_per_s));
+    }
+
+    // Ranges padded by a factor on either side, so that a single size or a flat line still
+    // spans a valid logarithmic axis.
+    let finite = |v: &f64| v.is_finite() && *v > 0.0;
+    let xs = || rows.iter().map(|r| r.size_elems as f64).filter(finite);
+    let ys = || rows.iter().map(|r| r.msamples_per_s).filter(finite);
+    let (x_lo, x_hi) = (xs().fold(f64::MAX, f64::min), xs().fold(0.0, f64::max));
+    let (y_lo, y_hi) = (ys().fold(f64::MAX, f64::min), ys().fold(0.0, f64::max));
+    let (x_lo, x_hi) = if x_hi > 0.0 {
+        (x_lo / 1.5, x_hi * 1.5)
+    } else {
+        (1.0, 10.0)
+    };
+    let (y_lo, y_hi) = if y_hi > 0.0 {
+        (y_lo / 2.0, y_hi * 2.0)
+    } else {
+        (1.0, 10.0)
+    };
+
+    root.fill(&WHITE).map_err(failed)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            "weight-init fill throughput (median, end to end)",
+            ("sans-serif", 22),
+        )
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
+        .map_err(failed)?;
+    chart
+        .configure_mesh()
+        .x_desc("elements per fill")
+        .y_desc("M samples/s")
+        .x_label_formatter(&|x| format_count(*x))
+        .y_label_formatter(&|y| format_count(*y))
+        .draw()
+        .map_err(failed)?;
+
+    for (i, (label, points)) in series.into_iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)).point_size(3))
+            .map_err(failed)?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(failed)?;
+    root.present().map_err(failed)
+}
+
+/// A positive number with an SI suffix and at most three significant digits: `65.5k`, `4M`.
+fn format_count(x: f64) -> String {
+    let (value, suffix) = match x {
+        x if x >= 1e9 => (x / 1e9, "G"),
+        x if x >= 1e6 => (x / 1e6, "M"),
+        x if x >= 1e3 => (x / 1e3, "k"),
+        x => (x, ""),
+    };
+    let digits = match value {
+        v if v >= 100.0 || v == v.round() => 0,
+        v if v >= 10.0 => 1,
+        _ => 2,
+    };
+    format!("{value:.digits$}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_accept_counts_and_powers_of_two_and_reject_the_rest() {
+        assert_eq!(parse_sizes("4096,2^10,2^10").unwrap(), [1024, 4096]);
+        assert_eq!(parse_sizes("2^0, 2^63").unwrap(), [1, 1 << 63]);
+        for bad in ["", "0", "2^64", "2^-1", "-5", "1e6", "2^16,,2^18", "3^4"] {
+            let e = parse_sizes(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid sizes:"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn dtypes_parse_as_a_list_without_duplicates() {
+        assert_eq!(
+            parse_dtypes("bf16, f32,bf16").unwrap(),
+            [Dtype::BF16, Dtype::F32]
+        );
+        assert!(parse_dtypes("f32,f64").is_err());
+    }
+
+    #[test]
+    fn median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[1.0, 2.0, 3.0]), 2.0);
+        assert_eq!(median(&[1.0, 2.0, 4.0, 10.0]), 3.0);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn fan_based_schemes_get_a_two_dimensional_bench_tensor() {
+        let config = BenchConfig {
+            scheme: "he".parse().unwrap(),
+            ..BenchConfig::default()
+        };
+        assert!(config.validate().is_ok());
+        assert_eq!(bench_spec(8, Scheme::default()).shape, [8]);
+    }
+
+    #[test]
+    fn a_cpu_sweep_gives_one_row_per_size_and_dtype_with_unit_speedup() {
+        let config = BenchConfig {
+            sizes_elems: vec![64, 1000],
+            dtypes: vec![Dtype::F32, Dtype::F16],
+            repeats: 3,
+            ..BenchConfig::default()
+        };
+        let mut seen = 0;
+        let rows = run(&config, &[Engine::Cpu], |_| {
+            seen += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((rows.len(), seen), (4, 4));
+        let row = &rows[3];
+        assert_eq!(
+            (row.size_elems, row.size_bytes, row.dtype),
+            (1000, 2000, Dtype::F16)
+        );
+        assert!(row.min_s <= row.median_s && row.median_s <= row.max_s);
+        assert_eq!(row.speedup_vs_cpu, Some(1.0));
+        assert_eq!(row.kernel_median_s, None);
+        let table = Table::new(&[Engine::Cpu]);
+        assert_eq!(
+            table.header().chars().count(),
+            table.row(row).chars().count()
+        );
+    }
+
+    #[test]
+    fn plot_files_need_an_svg_or_png_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = ReportFile::plot(&dir.path().join("p.jpg")).unwrap_err();
+        assert!(e.to_string().contains("expected a .svg or .png"), "{e}");
+        assert_eq!(
+            ReportFile::plot(&dir.path().join("p.SVG"))
+                .unwrap()
+                .format(),
+            ReportFormat::Svg
+        );
+        assert!(ReportFile::json(dir.path()).is_err());
+    }
+
+    #[test]
+    fn counts_print_with_si_suffixes() {
+        assert_eq!(format_count(65_536.0), "65.5k");
+        assert_eq!(format_count(4_000_000.0), "4M");
+        assert_eq!(format_count(1.5), "1.50");
+        assert_eq!(format_count(250.0), "250");
+    }
+}
