@@ -92,14 +92,25 @@ pub fn fill_range_as(plan: &FillPlan, dtype: Dtype, first_elem: u64, out: &mut [
     }
     plan.check_range(first_elem, (out.len() / size) as u64)?;
 
+    // f32 into 4-byte-aligned memory (as allocators give) is written in place.
+    if dtype == Dtype::F32
+        && let Ok(values) = bytemuck::try_cast_slice_mut::<u8, f32>(out)
+    {
+        return fill_range(plan, first_elem, values);
+    }
+
     // Same split as `fill_range`: a ragged head, then whole-block chunks, each made in f32
-    // and converted in place of its bytes.
+    // a cache-sized piece at a time and converted into its bytes.
     let head_len = ((4 - (first_elem % 4) as usize) % 4).min(out.len() / size);
     let (head, rest) = out.split_at_mut(head_len * size);
     let encode = |first: u64, bytes: &mut [u8]| {
-        let mut values = vec![0.0f32; bytes.len() / size];
-        write_values(plan, first, &mut values);
-        dtype.encode(&values, bytes);
+        const PIECE_ELEMS: usize = 4096;
+        let mut values = [0.0f32; PIECE_ELEMS];
+        for (k, piece) in bytes.chunks_mut(PIECE_ELEMS * size).enumerate() {
+            let values = &mut values[..piece.len() / size];
+            write_values(plan, first + (k * PIECE_ELEMS) as u64, values);
+            dtype.encode(values, piece);
+        }
     };
     encode(first_elem, head);
     let rest_first = first_elem + head_len as u64;
