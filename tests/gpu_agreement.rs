@@ -318,3 +318,31 @@ fn every_simd_level_of_the_cpu_path_agrees_with_the_gpu() {
         }
     }
 }
+
+#[test]
+fn a_tensor_larger_than_one_storage_binding_matches_the_cpu() {
+    let Some(gpu) = common::gpu("a_tensor_larger_than_one_storage_binding") else {
+        return;
+    };
+    // Past the binding limit (128 MiB on lavapipe), with the device's own chunking.
+    let binding_elems = gpu.chunk_elems();
+    let len = (binding_elems + 12_345) as usize;
+    let plan = TensorSpec::new("big", vec![len as u64], "he-uniform".parse().unwrap());
+    let plan = TensorSpec {
+        shape: vec![len as u64 / 5, 5],
+        ..plan
+    }
+    .plan(3)
+    .unwrap();
+    let mut on_gpu = vec![0.0f32; len / 5 * 5];
+    let mut cpu = vec![0.0f32; on_gpu.len()];
+    gpu.fill_range(&plan, 0, &mut on_gpu).unwrap();
+    weight_init::cpu::fill_range(&plan, 0, &mut cpu).unwrap();
+    assert_floats_agree(
+        &cpu,
+        &on_gpu,
+        plan.affine().scale,
+        gpu.is_software(),
+        "two dispatches",
+    );
+}
