@@ -105,9 +105,9 @@ impl Engine {
     /// tensor, back to back) as `dtype` bytes: a slice of a tensor, such as one rank's shard,
     /// is the concatenation of its runs ([`crate::slice::Region::runs`]).
     ///
-    /// On the GPU, runs close together are generated as one contiguous span of at most
-    /// [`GpuContext::chunk_elems`] elements and cut apart on the host, so a column shard costs
-    /// a few dispatches rather than one per row.
+    /// On the GPU, runs close together are generated as one contiguous span of at most 2^24
+    /// elements and cut apart on the host, so a column shard costs a few dispatches rather
+    /// than one per row.
     ///
     /// # Errors
     ///
@@ -147,7 +147,9 @@ impl Engine {
                 crate::cpu::fill_range_as(plan, dtype, first, bytes)
             }),
             Engine::Gpu(gpu) => {
-                let budget = gpu.chunk_elems();
+                // A span holds the gaps between runs too; 2^24 elements (64 MiB of f32) keeps
+                // that host buffer modest while still covering many rows per dispatch.
+                let budget = gpu.chunk_elems().min(MAX_SPAN_ELEMS);
                 let mut span: Vec<(u64, &mut [u8])> = Vec::new();
                 for (first, bytes) in slices {
                     let end = first + bytes.len() as u64 / size;
@@ -199,6 +201,9 @@ impl fmt::Display for Engine {
     }
 }
 
+/// Largest span of elements generated at once on the GPU to cover several short runs.
+const MAX_SPAN_ELEMS: u64 = 1 << 24;
+
 /// Generates the elements from the first run's start to the last run's end in one call and
 /// copies each run out of it; empties `span`.
 fn fill_span(
@@ -218,7 +223,9 @@ fn fill_span(
                 .map(|(f, b)| f + b.len() as u64 / size)
                 .max()
                 .unwrap_or(start);
-            let mut all = vec![0u8; ((end - start) * size) as usize];
+            let mut all: Vec<u8> = crate::error::try_zeroed((end - start) * size, || {
+                format!("a span of {} elements", end - start)
+            })?;
             gpu.fill_range_as(plan, dtype, start, &mut all)?;
             for (first, bytes) in runs.iter_mut() {
                 let at = ((*first - start) * size) as usize;
