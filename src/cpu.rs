@@ -2,9 +2,9 @@
 //!
 //! Work is split into chunks of [`CHUNK_ELEMS`] elements handed to rayon's thread pool; since
 //! every element is a pure function of its index, the split (and the number of threads)
-//! never changes a value. Within a chunk, whole groups of [`lanes::LANES`] blocks go through
-//! the SIMD kernel of [`lanes`], the ragged ends through the scalar [`Affine::block_values`];
-//! both give the same bits.
+//! never changes a value. Within a chunk, whole groups of [`LANES`] blocks go through the SIMD
+//! kernel (compiled for each [`Simd`] level), the ragged ends through the scalar
+//! [`crate::transform::Affine::block_values`]; both give the same bits.
 
 mod lanes;
 
