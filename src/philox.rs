@@ -106,13 +106,19 @@ pub fn philox4x32_lanes<const L: usize>(counters: [[u32; L]; 4], key: Key) -> [[
             k = [k[0].wrapping_add(PHILOX_W0), k[1].wrapping_add(PHILOX_W1)];
         }
         let mut next = [[0u32; L]; 4];
+        // The high halves from widened products, the low halves from wrapping 32-bit products
+        // in a loop of their own: the compiler then uses whole-vector 32-bit multiplies for
+        // the low halves instead of shuffling them out of the 64-bit products (measured about
+        // 1.4x on AVX2). Same values as `mulhilo`.
         for l in 0..L {
-            let (hi0, lo0) = mulhilo(PHILOX_M0, c[0][l]);
-            let (hi1, lo1) = mulhilo(PHILOX_M1, c[2][l]);
+            let hi0 = ((u64::from(PHILOX_M0) * u64::from(c[0][l])) >> 32) as u32;
+            let hi1 = ((u64::from(PHILOX_M1) * u64::from(c[2][l])) >> 32) as u32;
             next[0][l] = hi1 ^ c[1][l] ^ k[0];
-            next[1][l] = lo1;
             next[2][l] = hi0 ^ c[3][l] ^ k[1];
-            next[3][l] = lo0;
+        }
+        for l in 0..L {
+            next[1][l] = PHILOX_M1.wrapping_mul(c[2][l]);
+            next[3][l] = PHILOX_M0.wrapping_mul(c[0][l]);
         }
         c = next;
     }
