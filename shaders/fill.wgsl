@@ -32,11 +32,12 @@ struct Params {
     row_invocations: u32,
     // Invocations with work: one per block.
     invocations: u32,
-    // `fill` output: 0 f32, 1 f16, 2 bf16 (src/dtype.rs).
+    // `fill` and `fill_exact` output: 0 f32, 1 f16, 2 bf16 (src/dtype.rs).
     dtype: u32,
+    // `fill_exact`: the element index, within the binding, where element `first` goes.
+    dest_elem: u32,
     pad0: u32,
     pad1: u32,
-    pad2: u32,
 }
 
 @group(0)
@@ -319,4 +320,73 @@ fn transform(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var j = 0u; j < 4u; j++) {
         out_words[base + j] = bitcast<u32>(values[j]);
     }
+}
+
+// Writes elements [first, first + len) of the tensor (first = first_lo/hi as an element
+// index here) into a caller's buffer, element t at element index `dest` + t of the binding,
+// touching no byte outside. Invocation g owns destination elements [4 m, 4 m + 4) with
+// m = dest / 4 + g: whole 32-bit words for every dtype, so no two invocations share a word.
+// Words only partly inside the range keep their other half (read, merge, write back).
+@compute
+@workgroup_size(WORKGROUP_SIZE)
+fn fill_exact(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let g = invocation_index(gid);
+    if (g >= params.invocations) {
+        return;
+    }
+    let dest = params.dest_elem;
+    let d0 = 4u * (dest / 4u + g);
+    // Element index of destination d0: first + (d0 - dest), possibly before `first` (then the
+    // lanes before it are outside the range). Computed in 64 bits as first - dest + d0.
+    let e0 = sub_u64(add_u64(vec2<u32>(params.first_lo, params.first_hi), d0), dest);
+    let shift = e0.x & 3u;
+    let block0 = vec2<u32>((e0.x >> 2u) | (e0.y << 30u), e0.y >> 2u);
+    let a = block_values(block_words(block0));
+    var b = a;
+    if (shift != 0u) {
+        // The block of e0 + 4, from the element index: when e0 wrapped below 0 (destinations
+        // before the range), only this block's lanes are used, and it must be block 0.
+        let e4 = add_u64(e0, 4u);
+        b = block_values(block_words(vec2<u32>((e4.x >> 2u) | (e4.y << 30u), e4.y >> 2u)));
+    }
+    // Values of destinations d0 .. d0 + 3: elements e0 .. e0 + 3.
+    var v: array<f32, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        let k = shift + j;
+        v[j] = select(b[k & 3u], a[k & 3u], k < 4u);
+    }
+    var inside: array<bool, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        let d = d0 + j;
+        inside[j] = d >= dest && d - dest < params.len;
+    }
+    if (params.dtype == 0u) {
+        for (var j = 0u; j < 4u; j++) {
+            if (inside[j]) {
+                out_words[d0 + j] = bitcast<u32>(v[j]);
+            }
+        }
+    } else {
+        for (var w = 0u; w < 2u; w++) {
+            let lo_in = inside[2u * w];
+            let hi_in = inside[2u * w + 1u];
+            if (!lo_in && !hi_in) {
+                continue;
+            }
+            let index = d0 / 2u + w;
+            var word = select(0u, out_words[index], !(lo_in && hi_in));
+            if (lo_in) {
+                word = (word & 0xFFFF0000u) | half_bits(v[2u * w]);
+            }
+            if (hi_in) {
+                word = (word & 0x0000FFFFu) | (half_bits(v[2u * w + 1u]) << 16u);
+            }
+            out_words[index] = word;
+        }
+    }
+}
+
+// a - b for a 64-bit a = (lo, hi) and a 32-bit b, with the borrow.
+fn sub_u64(a: vec2<u32>, b: u32) -> vec2<u32> {
+    return vec2<u32>(a.x - b, a.y - select(0u, 1u, a.x < b));
 }

@@ -31,6 +31,7 @@ pub struct GpuContext {
     fill_pipeline: wgpu::ComputePipeline,
     words_pipeline: wgpu::ComputePipeline,
     transform_pipeline: wgpu::ComputePipeline,
+    exact_pipeline: wgpu::ComputePipeline,
     max_chunk_elems: Option<u64>,
     lost: Arc<Mutex<Option<String>>>,
 }
@@ -142,8 +143,12 @@ impl GpuContext {
         }));
 
         let layout = bind_group_layout(&device);
-        let [fill_pipeline, words_pipeline, transform_pipeline] =
-            build_pipelines(&device, &layout)?;
+        let [
+            fill_pipeline,
+            words_pipeline,
+            transform_pipeline,
+            exact_pipeline,
+        ] = build_pipelines(&device, &layout)?;
         Ok(Self {
             device,
             queue,
@@ -152,6 +157,7 @@ impl GpuContext {
             fill_pipeline,
             words_pipeline,
             transform_pipeline,
+            exact_pipeline,
             max_chunk_elems: None,
             lost,
         })
@@ -347,6 +353,216 @@ impl GpuContext {
         Ok(())
     }
 
+    /// Records into `encoder` a fill of elements `[first_elem, first_elem + len_elems)` of the
+    /// tensor as `dtype` into the caller's `buffer`, starting at byte `offset_bytes`; nothing
+    /// is submitted and nothing is read back.
+    ///
+    /// Exactly the bytes `[offset_bytes, offset_bytes + len_elems * dtype.size_bytes())` are
+    /// written: for f16 and bf16 a range that starts or ends in the middle of a 4-byte word
+    /// leaves the other half of that word as it was. The buffer needs `STORAGE` usage; the
+    /// binding starts at the largest offset below `offset_bytes` that meets the device's
+    /// `min_storage_buffer_offset_alignment`, and long ranges are split into several
+    /// dispatches within the device's binding size. Values are those of every other fill.
+    ///
+    /// The recorded commands read the boundary words of 2-byte ranges when they run: other
+    /// work writing the neighbouring elements must not run concurrently with them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the rule broken (an offset that is not a multiple of
+    /// the element size, a range past the end of the buffer or of the tensor, a buffer
+    /// without `STORAGE` usage); nothing is recorded then.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_fill(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        plan: &FillPlan,
+        dtype: Dtype,
+        first_elem: u64,
+        len_elems: u64,
+        buffer: &wgpu::Buffer,
+        offset_bytes: u64,
+    ) -> Result<()> {
+        let size = dtype.size_bytes() as u64;
+        plan.check_range(first_elem, len_elems)?;
+        if !buffer.usage().contains(wgpu::BufferUsages::STORAGE) {
+            return Err(Error::invalid(
+                "buffer",
+                format!(
+                    "usage {:?} lacks STORAGE, which a fill needs",
+                    buffer.usage()
+                ),
+            ));
+        }
+        if !offset_bytes.is_multiple_of(size) {
+            return Err(Error::invalid(
+                "buffer offset",
+                format!("{offset_bytes} is not a multiple of the {dtype} element size {size}"),
+            ));
+        }
+        len_elems
+            .checked_mul(size)
+            .and_then(|b| b.checked_add(offset_bytes))
+            .filter(|&end| end <= buffer.size())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "buffer range",
+                    format!(
+                        "{len_elems} {dtype} elements at byte {offset_bytes} pass the end of \
+                         the {}-byte buffer",
+                        buffer.size()
+                    ),
+                )
+            })?;
+        if len_elems == 0 {
+            return Ok(());
+        }
+
+        let affine = plan.affine();
+        let limits = self.device.limits();
+        let align = u64::from(limits.min_storage_buffer_offset_alignment);
+        // Elements per dispatch, leaving room for the alignment slack in the binding.
+        let max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        let chunk = (self.chunk_elems().min((max_binding - align - 8) / size)).max(4);
+        let mut done = 0u64;
+        while done < len_elems {
+            let n = chunk.min(len_elems - done);
+            let start_bytes = offset_bytes + done * size;
+            let bind_start = start_bytes / align * align;
+            let dest_elem = (start_bytes - bind_start) / size;
+            // Whole words from the binding start through the last element's word.
+            let bind_end = (start_bytes + n * size).next_multiple_of(4);
+            if bind_end > buffer.size() {
+                return Err(Error::invalid(
+                    "buffer range",
+                    format!(
+                        "the range ends inside the last 4-byte word of the {}-byte buffer, which \
+                         a shader cannot address; pad the buffer to a multiple of 4 bytes",
+                        buffer.size()
+                    ),
+                ));
+            }
+            let first = first_elem + done;
+            let groups = (dest_elem + n).div_ceil(4) - dest_elem / 4;
+            let mut params = Params {
+                key_lo: plan.key[0],
+                key_hi: plan.key[1],
+                stream_lo: plan.stream as u32,
+                stream_hi: (plan.stream >> 32) as u32,
+                first_lo: first as u32,
+                first_hi: (first >> 32) as u32,
+                len: n as u32,
+                kind: affine.kind as u32,
+                offset: affine.offset,
+                scale: affine.scale,
+                dtype: dtype.code(),
+                dest_elem: dest_elem as u32,
+                invocations: groups as u32,
+                ..Params::default()
+            };
+            let grid = kernel::grid(params.invocations, self.max_workgroups_per_dim());
+            params.row_invocations = grid.row_invocations;
+            let binding = wgpu::BufferBinding {
+                buffer,
+                offset: bind_start,
+                size: wgpu::BufferSize::new(bind_end - bind_start),
+            };
+            self.encode(encoder, &self.exact_pipeline, params, grid, binding);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// [`GpuContext::record_fill`] in an encoder of its own, submitted and waited for.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`GpuContext::record_fill`]; [`Error::GpuValidation`] for errors wgpu reports
+    /// when the work is submitted; [`Error::DeviceLost`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn fill_buffer(
+        &self,
+        plan: &FillPlan,
+        dtype: Dtype,
+        first_elem: u64,
+        len_elems: u64,
+        buffer: &wgpu::Buffer,
+        offset_bytes: u64,
+    ) -> Result<()> {
+        let scope = ErrorScopes::push(&self.device);
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("weight-init fill_buffer"),
+            });
+        self.record_fill(
+            &mut encoder,
+            plan,
+            dtype,
+            first_elem,
+            len_elems,
+            buffer,
+            offset_bytes,
+        )?;
+        self.queue.submit([encoder.finish()]);
+        scope.pop("fill_buffer")?;
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::DeviceLost(self.lost_reason().unwrap_or_else(|| e.to_string())))?;
+        Ok(())
+    }
+
+    /// The wgpu device, for callers that create their own buffers for [`GpuContext::record_fill`].
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// The wgpu queue of [`GpuContext::device`].
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    /// Encodes one compute pass of `pipeline` over `grid` with `params` and `binding`.
+    fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        params: Params,
+        grid: Grid,
+        binding: wgpu::BufferBinding<'_>,
+    ) {
+        let uniform = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("weight-init params"),
+                contents: bytemuck::bytes_of(&params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("weight-init bindings"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: uniform.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: wgpu::BindingResource::Buffer(binding),
+                },
+            ],
+        });
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("weight-init fill"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(grid.x, grid.y, 1);
+    }
+
     /// A storage buffer the kernel writes and a mappable buffer to read it back, `bytes` each.
     fn scratch(&self, bytes: u64) -> Result<Scratch> {
         let scope = ErrorScopes::push(&self.device);
@@ -392,41 +608,13 @@ impl GpuContext {
         if let Some(input) = input {
             self.queue.write_buffer(&scratch.storage, 0, input);
         }
-        let uniform = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("weight-init params"),
-                contents: bytemuck::bytes_of(&params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("weight-init bindings"),
-            layout: &self.layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: uniform.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: scratch.storage.as_entire_binding(),
-                },
-            ],
-        });
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("weight-init"),
             });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("weight-init fill"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(grid.x, grid.y, 1);
-        }
+        let binding = scratch.storage.as_entire_buffer_binding();
+        self.encode(&mut encoder, pipeline, params, grid, binding);
         encoder.copy_buffer_to_buffer(&scratch.storage, 0, &scratch.staging, 0, None);
         self.queue.submit([encoder.finish()]);
         scope.pop("dispatch")
@@ -502,11 +690,11 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     })
 }
 
-/// The `fill`, `words` and `transform` pipelines, created in an error scope.
+/// The `fill`, `words`, `transform` and `fill_exact` pipelines, created in an error scope.
 fn build_pipelines(
     device: &wgpu::Device,
     layout: &wgpu::BindGroupLayout,
-) -> Result<[wgpu::ComputePipeline; 3]> {
+) -> Result<[wgpu::ComputePipeline; 4]> {
     let scope = ErrorScopes::push(device);
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some("fill.wgsl"),
@@ -531,7 +719,7 @@ fn build_pipelines(
             cache: None,
         })
     };
-    let pipelines = ["fill", "words", "transform"].map(pipeline);
+    let pipelines = ["fill", "words", "transform", "fill_exact"].map(pipeline);
     scope
         .pop("pipeline creation")
         .map_err(|e| Error::ShaderRejected(e.to_string()))?;

@@ -42,10 +42,12 @@ pub struct Params {
     pub row_invocations: u32,
     /// Invocations that have work: one per block.
     pub invocations: u32,
-    /// `fill`: the output [`crate::dtype::Dtype`] code (0 f32, 1 f16, 2 bf16).
+    /// `fill` and `fill_exact`: the output [`crate::dtype::Dtype`] code (0 f32, 1 f16, 2 bf16).
     pub dtype: u32,
+    /// `fill_exact`: the element index, within the binding, where the first element goes.
+    pub dest_elem: u32,
     /// Padding to a multiple of 16 bytes.
-    pub pad: [u32; 3],
+    pub pad: [u32; 2],
 }
 
 /// The values of the shader's override constants, from the Rust constants they mirror.

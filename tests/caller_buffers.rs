@@ -1,0 +1,216 @@
+//! Fills recorded into a caller's buffer and encoder: exactly the requested bytes change, with
+//! the values of every other fill, and the caller's own passes around it see what they expect.
+
+mod common;
+
+use std::sync::mpsc;
+
+use weight_init::dtype::Dtype;
+use weight_init::gpu::GpuContext;
+use weight_init::spec::{FillPlan, TensorSpec};
+
+/// A byte no fill produces in every position of a buffer: a poison to detect stray writes.
+const POISON: u8 = 0xA5;
+
+fn buffer(gpu: &GpuContext, bytes: u64) -> wgpu::Buffer {
+    let buffer = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: Some("caller buffer"),
+        size: bytes,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    gpu.queue()
+        .write_buffer(&buffer, 0, &vec![POISON; bytes as usize]);
+    buffer
+}
+
+fn read(gpu: &GpuContext, buffer: &wgpu::Buffer) -> Vec<u8> {
+    let staging = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback"),
+        size: buffer.size(),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = gpu.device().create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, None);
+    gpu.queue().submit([encoder.finish()]);
+    let (tx, rx) = mpsc::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |r| tx.send(r).unwrap());
+    gpu.device()
+        .poll(wgpu::PollType::wait_indefinitely())
+        .unwrap();
+    rx.recv().unwrap().unwrap();
+    let bytes = staging.get_mapped_range(..).unwrap().to_vec();
+    staging.unmap();
+    bytes
+}
+
+fn expected(plan: &FillPlan, dtype: Dtype, first: u64, len: u64) -> Vec<u8> {
+    let mut out = vec![0u8; len as usize * dtype.size_bytes()];
+    weight_init::cpu::fill_range_as(plan, dtype, first, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn fills_at_odd_offsets_change_exactly_their_bytes_for_every_dtype() {
+    let Some(gpu) = common::gpu("fills_at_odd_offsets_change_exactly_their_bytes") else {
+        return;
+    };
+    let plan = TensorSpec::new("w", vec![64, 33], "he".parse().unwrap())
+        .plan(12)
+        .unwrap();
+    let exact = gpu.is_software();
+    for dtype in [Dtype::F32, Dtype::F16, Dtype::BF16] {
+        let size = dtype.size_bytes() as u64;
+        // (element offset in the buffer, first tensor element, length): odd starts and ends,
+        // ranges inside one word, across the alignment of the binding, and long ones.
+        for (dest, first, len) in [
+            (0, 0, 1),
+            (1, 0, 1),
+            (1, 5, 2),
+            (3, 7, 1),
+            (5, 3, 9),
+            (2, 2, 4),
+            (7, 1, 130),
+            (0, 2000, 111),
+            (129, 13, 300),
+        ] {
+            let buffer = buffer(&gpu, 2048);
+            gpu.fill_buffer(&plan, dtype, first, len, &buffer, dest * size)
+                .unwrap();
+            let bytes = read(&gpu, &buffer);
+            let (lo, hi) = ((dest * size) as usize, ((dest + len) * size) as usize);
+            let case = format!("{dtype}, dest {dest}, elements [{first}, {})", first + len);
+            assert!(
+                bytes[..lo].iter().all(|&b| b == POISON),
+                "{case}: bytes before the range changed"
+            );
+            assert!(
+                bytes[hi..].iter().all(|&b| b == POISON),
+                "{case}: bytes after the range changed"
+            );
+            let want = expected(&plan, dtype, first, len);
+            if exact {
+                assert!(
+                    bytes[lo..hi] == want[..],
+                    "{case}: values differ from the CPU path"
+                );
+            } else {
+                let (g, c) = (dtype.decode(&bytes[lo..hi]), dtype.decode(&want));
+                let step = if dtype == Dtype::F32 {
+                    1e-5
+                } else {
+                    1.0 / 128.0
+                };
+                assert!(
+                    g.iter()
+                        .zip(&c)
+                        .all(|(a, b)| (a - b).abs() <= step * b.abs().max(0.1)),
+                    "{case}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn ranges_that_break_a_rule_are_refused_and_write_nothing() {
+    let Some(gpu) = common::gpu("ranges_that_break_a_rule_are_refused") else {
+        return;
+    };
+    let plan = TensorSpec::new("w", vec![16, 16], "normal".parse().unwrap())
+        .plan(1)
+        .unwrap();
+    let buffer = buffer(&gpu, 256);
+    let cases = [
+        (Dtype::F32, 0, 4, 2, "multiple of the f32 element size 4"),
+        (Dtype::BF16, 0, 4, 3, "multiple of the bf16 element size 2"),
+        (Dtype::F32, 0, 65, 0, "pass the end"),
+        (Dtype::F32, 250, 10, 0, "outside the tensor"),
+    ];
+    for (dtype, first, len, offset, needle) in cases {
+        let err = gpu
+            .fill_buffer(&plan, dtype, first, len, &buffer, offset)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{err}");
+    }
+    let no_storage = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: 64,
+        usage: wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let err = gpu
+        .fill_buffer(&plan, Dtype::F32, 0, 4, &no_storage, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("STORAGE"), "{err}");
+    assert!(
+        read(&gpu, &buffer).iter().all(|&b| b == POISON),
+        "a refused fill wrote bytes"
+    );
+}
+
+#[test]
+fn a_fill_recorded_between_the_callers_passes_sees_and_leaves_their_data() {
+    let Some(gpu) = common::gpu("a_fill_recorded_between_the_callers_passes") else {
+        return;
+    };
+    let plan = TensorSpec::new("w", vec![100], "uniform".parse().unwrap())
+        .plan(2)
+        .unwrap();
+    let target = buffer(&gpu, 512);
+    let source = buffer(&gpu, 512);
+    let after = buffer(&gpu, 512);
+    gpu.queue().write_buffer(&source, 0, &[7u8; 512]);
+
+    // The caller's copy, our fill of bytes [64, 64 + 2 * 50) as bf16, the caller's copy out.
+    let mut encoder = gpu.device().create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(&source, 0, &target, 0, None);
+    gpu.record_fill(&mut encoder, &plan, Dtype::BF16, 10, 50, &target, 64)
+        .unwrap();
+    encoder.copy_buffer_to_buffer(&target, 0, &after, 0, None);
+    gpu.queue().submit([encoder.finish()]);
+
+    let bytes = read(&gpu, &after);
+    assert!(
+        bytes[..64].iter().chain(&bytes[164..]).all(|&b| b == 7),
+        "the caller's data changed"
+    );
+    if gpu.is_software() {
+        assert_eq!(bytes[64..164], expected(&plan, Dtype::BF16, 10, 50)[..]);
+    }
+}
+
+#[test]
+fn long_ranges_split_into_dispatches_keep_their_values_and_bounds() {
+    let Some(mut gpu) = common::gpu("long_ranges_split_into_dispatches") else {
+        return;
+    };
+    // Dispatches of at most 12 elements, each with its own aligned binding.
+    gpu.set_max_chunk_elems(Some(12));
+    let plan = TensorSpec::new("w", vec![5000], "normal".parse().unwrap())
+        .plan(4)
+        .unwrap();
+    for dtype in [Dtype::F32, Dtype::F16] {
+        let size = dtype.size_bytes() as u64;
+        let buffer = buffer(&gpu, 8192);
+        gpu.fill_buffer(&plan, dtype, 11, 1001, &buffer, 37 * size)
+            .unwrap();
+        let bytes = read(&gpu, &buffer);
+        let (lo, hi) = ((37 * size) as usize, ((37 + 1001) * size) as usize);
+        assert!(
+            bytes[..lo].iter().chain(&bytes[hi..]).all(|&b| b == POISON),
+            "{dtype}"
+        );
+        if gpu.is_software() {
+            assert!(
+                bytes[lo..hi] == expected(&plan, dtype, 11, 1001)[..],
+                "{dtype}"
+            );
+        }
+    }
+}
