@@ -288,8 +288,9 @@ pub struct BenchRow {
     /// The CPU path's median over this row's median for the same size and dtype (1 on the
     /// CPU path); `None` when the CPU path was not measured.
     pub speedup_vs_cpu: Option<f64>,
-    /// Median time of the compute kernel alone, seconds, from GPU timestamp queries; `None`
-    /// when not measured (always, for now, and on the CPU path).
+    /// GPU rows: median seconds of the same fill into a buffer on the device, dispatch and
+    /// wait with no readback, on the host clock; `None` on the CPU path or when the device
+    /// cannot hold the buffer.
     pub kernel_median_s: Option<f64>,
 }
 
@@ -335,7 +336,10 @@ pub fn run(
             let mut cpu_median_s = None;
             for engine in engines {
                 let times_s = time_fills(engine, &plan, dtype, out, config.repeats)?;
-                let row = make_row(engine, dtype, config, n, &times_s, cpu_median_s);
+                let mut row = make_row(engine, dtype, config, n, &times_s, cpu_median_s);
+                if let Engine::Gpu(gpu) = engine {
+                    row.kernel_median_s = time_device_fills(gpu, &plan, dtype, config.repeats)?;
+                }
                 log::debug!(
                     "bench on the {engine}: {n} {dtype} elements, median {:.6} s",
                     row.median_s
@@ -367,6 +371,35 @@ fn time_fills(
         times_s.push(start.elapsed().as_secs_f64());
     }
     Ok(times_s)
+}
+
+/// The median wall time of `repeats` fills into a buffer on the device (dispatch and wait,
+/// no readback), after one untimed fill; `None` if the device cannot hold the buffer.
+fn time_device_fills(
+    gpu: &crate::gpu::GpuContext,
+    plan: &FillPlan,
+    dtype: Dtype,
+    repeats: usize,
+) -> Result<Option<f64>> {
+    let bytes = (plan.len_elems * dtype.size_bytes() as u64).next_multiple_of(4);
+    if bytes > gpu.device().limits().max_buffer_size {
+        return Ok(None);
+    }
+    let buffer = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: Some("weight-init bench"),
+        size: bytes,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    gpu.fill_buffer(plan, dtype, 0, plan.len_elems, &buffer, 0)?;
+    let mut times_s = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let start = Instant::now();
+        gpu.fill_buffer(plan, dtype, 0, plan.len_elems, &buffer, 0)?;
+        times_s.push(start.elapsed().as_secs_f64());
+    }
+    times_s.sort_by(f64::total_cmp);
+    Ok(Some(median(&times_s)))
 }
 
 fn make_row(
@@ -404,10 +437,9 @@ fn make_row(
         msamples_per_s: n as f64 / median_s / 1e6,
         gb_per_s: size_bytes as f64 / median_s / 1e9,
         speedup_vs_cpu,
-        // TODO: fill in the kernel-only time for GPU rows once `GpuContext` exposes a fill
-        // into a caller's device buffer that records timestamp queries around the dispatch
-        // (where the adapter has `Features::TIMESTAMP_QUERY`); until then GPU rows carry only
-        // the end-to-end time, readback included.
+        // Filled in by `run` for GPU rows: device time without readback, on the host clock.
+        // TODO: use timestamp queries where the adapter has `Features::TIMESTAMP_QUERY`, to
+        // take submission and wake-up latency out of the figure.
         kernel_median_s: None,
     }
 }

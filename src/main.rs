@@ -793,14 +793,22 @@ fn run_bench(args: &BenchArgs) -> Result<(), Error> {
         out.flush().map_err(io_err)
     })?;
 
+    if rows.iter().any(|r| r.device == PathKind::Gpu) {
+        writeln!(
+            out,
+            "note: GPU times are end to end (buffers, dispatch, wait, readback); `kernel` is the \
+             device-only time (dispatch and wait into a device buffer, no readback)"
+        )
+        .map_err(io_err)?;
+    }
     if rows
         .iter()
         .any(|r| r.device == PathKind::Gpu && r.kernel_median_s.is_none())
     {
         writeln!(
             out,
-            "note: GPU times are end to end (buffers, dispatch, wait and readback); kernel-only \
-             time is not measured yet (n/a)"
+            "note: some GPU rows have no device-only time (n/a): the buffer did not fit the \
+             device"
         )
         .map_err(io_err)?;
     }

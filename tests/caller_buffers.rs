@@ -76,6 +76,10 @@ fn fills_at_odd_offsets_change_exactly_their_bytes_for_every_dtype() {
             (7, 1, 130),
             (0, 2000, 111),
             (129, 13, 300),
+            // Aligned whole blocks: the plain fill kernel writes them.
+            (0, 0, 128),
+            (8, 4, 64),
+            (16, 8, 40),
         ] {
             let buffer = buffer(&gpu, 2048);
             gpu.fill_buffer(&plan, dtype, first, len, &buffer, dest * size)

@@ -425,7 +425,7 @@ impl GpuContext {
         let max_binding = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size);
-        let chunk = (self.chunk_elems().min((max_binding - align - 8) / size)).max(4);
+        let chunk = (self.chunk_elems().min((max_binding - align - 8) / size) / 4 * 4).max(4);
         let mut done = 0u64;
         while done < len_elems {
             let n = chunk.min(len_elems - done);
@@ -445,6 +445,37 @@ impl GpuContext {
                 ));
             }
             let first = first_elem + done;
+
+            // Whole blocks into a binding that can start at the range itself: the plain `fill`
+            // kernel, one Philox block and no masks per invocation.
+            if start_bytes.is_multiple_of(align) && first.is_multiple_of(4) && n.is_multiple_of(4) {
+                let mut params = Params {
+                    key_lo: plan.key[0],
+                    key_hi: plan.key[1],
+                    stream_lo: plan.stream as u32,
+                    stream_hi: (plan.stream >> 32) as u32,
+                    first_lo: (first / 4) as u32,
+                    first_hi: ((first / 4) >> 32) as u32,
+                    len: (n / 4) as u32,
+                    kind: affine.kind as u32,
+                    offset: affine.offset,
+                    scale: affine.scale,
+                    dtype: dtype.code(),
+                    invocations: (n / 4) as u32,
+                    ..Params::default()
+                };
+                let grid = kernel::grid(params.invocations, self.max_workgroups_per_dim());
+                params.row_invocations = grid.row_invocations;
+                let binding = wgpu::BufferBinding {
+                    buffer,
+                    offset: start_bytes,
+                    size: wgpu::BufferSize::new(n * size),
+                };
+                self.encode(encoder, &self.fill_pipeline, params, grid, binding);
+                done += n;
+                continue;
+            }
+
             let groups = (dest_elem + n).div_ceil(4) - dest_elem / 4;
             let mut params = Params {
                 key_lo: plan.key[0],
