@@ -218,3 +218,25 @@ fn long_ranges_split_into_dispatches_keep_their_values_and_bounds() {
         }
     }
 }
+
+#[test]
+fn a_context_built_on_the_callers_device_shares_it() {
+    let Some(own) = common::gpu("a_context_built_on_the_callers_device_shares_it") else {
+        return;
+    };
+    // The caller's device and queue: here those of another context, standing in for an
+    // application's own.
+    let shared = GpuContext::from_device(own.device(), own.queue()).unwrap();
+    let plan = TensorSpec::new("w", vec![40], "normal".parse().unwrap())
+        .plan(8)
+        .unwrap();
+    let target = buffer(&own, 256);
+    shared
+        .fill_buffer(&plan, Dtype::F32, 0, 40, &target, 0)
+        .unwrap();
+    let bytes = read(&own, &target);
+    if own.is_software() {
+        assert_eq!(bytes[..160], expected(&plan, Dtype::F32, 0, 40)[..]);
+    }
+    assert!(bytes[160..].iter().all(|&b| b == POISON));
+}

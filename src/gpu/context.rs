@@ -141,7 +141,44 @@ impl GpuContext {
         device.on_uncaptured_error(Arc::new(|error| {
             log::error!("uncaptured wgpu error: {error}");
         }));
+        Self::build(device, queue, info, lost)
+    }
 
+    /// Builds the kernels on the caller's device and queue, which stay shared: the context
+    /// keeps clones of the handles (wgpu's `Device` and `Queue` are reference counted), so the
+    /// caller's buffers and encoders work with [`GpuContext::record_fill`]. The caller's
+    /// device-lost callback and uncaptured-error handler are left alone, so a lost device shows
+    /// as a failed poll rather than with wgpu's reason.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShaderRejected`] if the kernels do not compile on the device (for example
+    /// with limits below WebGPU's defaults).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(device: &wgpu::Device, queue: &wgpu::Queue) -> weight_init::Result<()> {
+    /// let gpu = weight_init::gpu::GpuContext::from_device(device, queue)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_device(device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Self> {
+        let info = device.adapter_info();
+        Self::build(
+            device.clone(),
+            queue.clone(),
+            info,
+            Arc::new(Mutex::new(None)),
+        )
+    }
+
+    /// The kernels on a device: layout and pipelines.
+    fn build(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: wgpu::AdapterInfo,
+        lost: Arc<Mutex<Option<String>>>,
+    ) -> Result<Self> {
         let layout = bind_group_layout(&device);
         let [
             fill_pipeline,
@@ -545,7 +582,7 @@ impl GpuContext {
         Ok(())
     }
 
-    /// The wgpu device, for callers that create their own buffers for [`GpuContext::record_fill`].
+    /// The wgpu device, for callers that create buffers for [`GpuContext::record_fill`].
     pub fn device(&self) -> &wgpu::Device {
         &self.device
     }
