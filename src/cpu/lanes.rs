@@ -2,7 +2,7 @@
 //! turns each step into SIMD instructions, compiled for several instruction sets and chosen at
 //! run time.
 //!
-//! Every instruction set runs the same Rust code ([`fill_blocks_generic`]): the same f32
+//! Every instruction set runs the same Rust code (`fill_blocks_generic`): the same f32
 //! additions, multiplications, divisions and square roots in the same order, each rounded as
 //! IEEE 754 requires whatever the vector width (no fused multiply-add: Rust never contracts
 //! `a * b + c`). So every [`Simd`] level gives the same bits, which the tests check for each
@@ -103,7 +103,7 @@ pub fn fill_blocks(
 ) {
     assert_eq!(out.len(), 4 * LANES, "one group of blocks");
     match simd {
-        Simd::Portable => fill_blocks_generic(affine, key, stream, first_block, out),
+        Simd::Portable => fill_blocks_generic::<false>(affine, key, stream, first_block, out),
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2 => {
             assert!(
@@ -131,18 +131,25 @@ pub fn fill_blocks(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn fill_blocks_avx2(affine: &Affine, key: Key, stream: u64, first_block: u64, out: &mut [f32]) {
-    fill_blocks_generic(affine, key, stream, first_block, out);
+    fill_blocks_generic::<true>(affine, key, stream, first_block, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 fn fill_blocks_avx512(affine: &Affine, key: Key, stream: u64, first_block: u64, out: &mut [f32]) {
-    fill_blocks_generic(affine, key, stream, first_block, out);
+    fill_blocks_generic::<true>(affine, key, stream, first_block, out);
 }
 
-/// The kernel itself, inlined into each instruction-set wrapper.
+/// The kernel itself, inlined into each instruction-set wrapper; `VECTOR_MUL32` as for
+/// [`philox4x32_lanes`].
 #[inline(always)]
-fn fill_blocks_generic(affine: &Affine, key: Key, stream: u64, first_block: u64, out: &mut [f32]) {
+fn fill_blocks_generic<const VECTOR_MUL32: bool>(
+    affine: &Affine,
+    key: Key,
+    stream: u64,
+    first_block: u64,
+    out: &mut [f32],
+) {
     // Counters of the group, word-major.
     let mut counters = [[0u32; LANES]; 4];
     for l in 0..LANES {
@@ -152,7 +159,7 @@ fn fill_blocks_generic(affine: &Affine, key: Key, stream: u64, first_block: u64,
         counters[2][l] = stream as u32;
         counters[3][l] = (stream >> 32) as u32;
     }
-    let words = philox4x32_lanes(counters, key);
+    let words = philox4x32_lanes::<LANES, VECTOR_MUL32>(counters, key);
 
     // Values word-major (`values[j][l]` is element j of block l), then interleaved into out.
     let mut values = [[0f32; LANES]; 4];
