@@ -19,7 +19,7 @@ struct Params {
     key_hi: u32,
     stream_lo: u32,
     stream_hi: u32,
-    // Index of the first block.
+    // Index of the first block (`fill`, `words`) or element (`fill_exact`).
     first_lo: u32,
     first_hi: u32,
     // Blocks to process.

@@ -157,10 +157,22 @@ impl GpuContext {
     ///
     /// # Examples
     ///
+    /// Fill a bf16 weight in the caller's buffer, in the caller's encoder:
+    ///
     /// ```no_run
-    /// # fn demo(device: &wgpu::Device, queue: &wgpu::Queue) -> weight_init::Result<()> {
-    /// let gpu = weight_init::gpu::GpuContext::from_device(device, queue)?;
-    /// # Ok(()) }
+    /// use weight_init::{dtype::Dtype, gpu::GpuContext, spec::TensorSpec};
+    ///
+    /// fn init_weights(
+    ///     device: &wgpu::Device,
+    ///     queue: &wgpu::Queue,
+    ///     encoder: &mut wgpu::CommandEncoder,
+    ///     weights: &wgpu::Buffer,
+    /// ) -> weight_init::Result<()> {
+    ///     let gpu = GpuContext::from_device(device, queue)?;
+    ///     let plan = TensorSpec::new("fc.weight", vec![256, 128], "he".parse()?).plan(7)?;
+    ///     gpu.record_fill(encoder, &plan, Dtype::BF16, 0, plan.len_elems, weights, 0)
+    /// }
+    /// # let _ = init_weights;
     /// ```
     pub fn from_device(device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Self> {
         let info = device.adapter_info();
@@ -271,7 +283,6 @@ impl GpuContext {
         if len_elems == 0 {
             return Ok(());
         }
-        let affine = plan.affine();
         let end_elem = first_elem + len_elems;
         let (first_block, end_block) = (first_elem / 4, end_elem.div_ceil(4));
         let chunk_blocks = (self.chunk_elems() / 4).min(end_block - first_block);
@@ -285,20 +296,7 @@ impl GpuContext {
         let mut block = first_block;
         while block < end_block {
             let blocks = chunk_blocks.min(end_block - block);
-            let params = Params {
-                key_lo: plan.key[0],
-                key_hi: plan.key[1],
-                stream_lo: plan.stream as u32,
-                stream_hi: (plan.stream >> 32) as u32,
-                first_lo: block as u32,
-                first_hi: (block >> 32) as u32,
-                len: blocks as u32,
-                kind: affine.kind as u32,
-                offset: affine.offset,
-                scale: affine.scale,
-                dtype: dtype.code(),
-                ..Params::default()
-            };
+            let params = Params::new(plan, dtype, block, blocks as u32);
             self.dispatch(&self.fill_pipeline, &scratch, params, None)?;
 
             // The dispatch made elements [4 block, 4 (block + blocks)); keep the requested part.
@@ -455,7 +453,6 @@ impl GpuContext {
             return Ok(());
         }
 
-        let affine = plan.affine();
         let limits = self.device.limits();
         let align = u64::from(limits.min_storage_buffer_offset_alignment);
         // Elements per dispatch, leaving room for the alignment slack in the binding.
@@ -487,19 +484,8 @@ impl GpuContext {
             // kernel, one Philox block and no masks per invocation.
             if start_bytes.is_multiple_of(align) && first.is_multiple_of(4) && n.is_multiple_of(4) {
                 let mut params = Params {
-                    key_lo: plan.key[0],
-                    key_hi: plan.key[1],
-                    stream_lo: plan.stream as u32,
-                    stream_hi: (plan.stream >> 32) as u32,
-                    first_lo: (first / 4) as u32,
-                    first_hi: ((first / 4) >> 32) as u32,
-                    len: (n / 4) as u32,
-                    kind: affine.kind as u32,
-                    offset: affine.offset,
-                    scale: affine.scale,
-                    dtype: dtype.code(),
                     invocations: (n / 4) as u32,
-                    ..Params::default()
+                    ..Params::new(plan, dtype, first / 4, (n / 4) as u32)
                 };
                 let grid = kernel::grid(params.invocations, self.max_workgroups_per_dim());
                 params.row_invocations = grid.row_invocations;
@@ -515,20 +501,9 @@ impl GpuContext {
 
             let groups = (dest_elem + n).div_ceil(4) - dest_elem / 4;
             let mut params = Params {
-                key_lo: plan.key[0],
-                key_hi: plan.key[1],
-                stream_lo: plan.stream as u32,
-                stream_hi: (plan.stream >> 32) as u32,
-                first_lo: first as u32,
-                first_hi: (first >> 32) as u32,
-                len: n as u32,
-                kind: affine.kind as u32,
-                offset: affine.offset,
-                scale: affine.scale,
-                dtype: dtype.code(),
                 dest_elem: dest_elem as u32,
                 invocations: groups as u32,
-                ..Params::default()
+                ..Params::new(plan, dtype, first, n as u32)
             };
             let grid = kernel::grid(params.invocations, self.max_workgroups_per_dim());
             params.row_invocations = grid.row_invocations;

@@ -1,6 +1,8 @@
 //! The WGSL kernel's interface: its parameter block, its override constants, and the
 //! geometry of a dispatch.
 
+use crate::dtype::Dtype;
+use crate::spec::FillPlan;
 use crate::transform::{COS_COEFFS, LOG_COEFFS, SIN_COEFFS, UNIFORM_STEP};
 
 /// The kernel source, `shaders/fill.wgsl`, embedded at compile time.
@@ -26,7 +28,7 @@ pub struct Params {
     pub stream_lo: u32,
     /// Stream id, high word (counter word 3).
     pub stream_hi: u32,
-    /// First block index, low word.
+    /// First block index (`fill`, `words`) or element index (`fill_exact`), low word.
     pub first_lo: u32,
     /// High word of `first`.
     pub first_hi: u32,
@@ -48,6 +50,28 @@ pub struct Params {
     pub dest_elem: u32,
     /// Padding to a multiple of 16 bytes.
     pub pad: [u32; 2],
+}
+
+impl Params {
+    /// The key, stream, distribution and output dtype of `plan`, with `first` and `len` as
+    /// the entry point reads them (a block or element index, and a count).
+    pub fn new(plan: &FillPlan, dtype: Dtype, first: u64, len: u32) -> Self {
+        let affine = plan.affine();
+        Self {
+            key_lo: plan.key[0],
+            key_hi: plan.key[1],
+            stream_lo: plan.stream as u32,
+            stream_hi: (plan.stream >> 32) as u32,
+            first_lo: first as u32,
+            first_hi: (first >> 32) as u32,
+            len,
+            kind: affine.kind as u32,
+            offset: affine.offset,
+            scale: affine.scale,
+            dtype: dtype.code(),
+            ..Self::default()
+        }
+    }
 }
 
 /// The values of the shader's override constants, from the Rust constants they mirror.
