@@ -130,6 +130,62 @@ impl PendingFile {
     }
 }
 
+/// An [`AtomicFile`] whose data part has a size announced up front (by a header already
+/// written): more data is refused, and finishing with less is an error.
+#[derive(Debug)]
+pub(crate) struct DataFile {
+    file: AtomicFile,
+    data_bytes: u64,
+    written_bytes: u64,
+}
+
+impl DataFile {
+    /// `file`, expecting `data_bytes` more bytes.
+    pub(crate) fn new(file: AtomicFile, data_bytes: u64) -> Self {
+        Self {
+            file,
+            data_bytes,
+            written_bytes: 0,
+        }
+    }
+
+    /// Appends data bytes.
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let end = self.written_bytes + bytes.len() as u64;
+        if end > self.data_bytes {
+            return Err(Error::invalid(
+                "tensor data",
+                format!(
+                    "{end} bytes exceed the {} the header announced",
+                    self.data_bytes
+                ),
+            ));
+        }
+        self.file.write_all(bytes)?;
+        self.written_bytes = end;
+        Ok(())
+    }
+
+    /// Checks that all data arrived, then [`AtomicFile::finish`].
+    pub(crate) fn finish(self) -> Result<PendingFile> {
+        if self.written_bytes != self.data_bytes {
+            return Err(Error::invalid(
+                "tensor data",
+                format!(
+                    "{} of {} data bytes written",
+                    self.written_bytes, self.data_bytes
+                ),
+            ));
+        }
+        self.file.finish()
+    }
+
+    /// The final path.
+    pub(crate) fn target(&self) -> &Path {
+        self.file.target()
+    }
+}
+
 /// The directory a file will be created in (`.` for a bare file name).
 pub(crate) fn parent_dir(path: &Path) -> &Path {
     match path.parent() {

@@ -5,16 +5,14 @@ use std::path::{Path, PathBuf};
 
 use npyz::WriterBuilder;
 
-use super::atomic::{AtomicFile, PendingFile};
+use super::atomic::{AtomicFile, DataFile, PendingFile};
 use crate::dtype::Dtype;
 use crate::error::{Error, Result};
 
 /// Writes one `.npy` file whose data arrives in order, in pieces of any size.
 #[derive(Debug)]
 pub struct NpyWriter {
-    file: AtomicFile,
-    data_bytes: u64,
-    written_bytes: u64,
+    data: DataFile,
 }
 
 impl NpyWriter {
@@ -52,9 +50,7 @@ impl NpyWriter {
                 source,
             })?;
         Ok(Self {
-            file,
-            data_bytes,
-            written_bytes: 0,
+            data: DataFile::new(file, data_bytes),
         })
     }
 
@@ -64,16 +60,7 @@ impl NpyWriter {
     ///
     /// [`Error::InvalidArgument`] past the announced size; [`Error::Io`] if writing fails.
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        let end = self.written_bytes + bytes.len() as u64;
-        if end > self.data_bytes {
-            return Err(Error::invalid(
-                "tensor data",
-                format!("{end} bytes exceed the array's {}", self.data_bytes),
-            ));
-        }
-        self.file.write_all(bytes)?;
-        self.written_bytes = end;
-        Ok(())
+        self.data.write(bytes)
     }
 
     /// Checks that all data arrived, flushes and syncs.
@@ -82,21 +69,12 @@ impl NpyWriter {
     ///
     /// [`Error::InvalidArgument`] if data is missing; [`Error::Io`] if syncing fails.
     pub fn finish(self) -> Result<PendingFile> {
-        if self.written_bytes != self.data_bytes {
-            return Err(Error::invalid(
-                "tensor data",
-                format!(
-                    "{} of {} data bytes written",
-                    self.written_bytes, self.data_bytes
-                ),
-            ));
-        }
-        self.file.finish()
+        self.data.finish()
     }
 
     /// The file's final path.
     pub fn target(&self) -> PathBuf {
-        self.file.target().to_path_buf()
+        self.data.target().to_path_buf()
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Metadata, TensorInfo};
 
-use super::atomic::{AtomicFile, PendingFile};
+use super::atomic::{AtomicFile, DataFile, PendingFile};
 use crate::dtype::Dtype;
 use crate::error::{Error, Result};
 
@@ -45,9 +45,7 @@ impl TensorHeader {
 /// Writes one `.safetensors` file whose data arrives in order, in pieces of any size.
 #[derive(Debug)]
 pub struct SafetensorsWriter {
-    file: AtomicFile,
-    data_bytes: u64,
-    written_bytes: u64,
+    data: DataFile,
 }
 
 impl SafetensorsWriter {
@@ -72,9 +70,7 @@ impl SafetensorsWriter {
         file.write_all(&(header.len() as u64).to_le_bytes())?;
         file.write_all(&header)?;
         Ok(Self {
-            file,
-            data_bytes,
-            written_bytes: 0,
+            data: DataFile::new(file, data_bytes),
         })
     }
 
@@ -85,19 +81,7 @@ impl SafetensorsWriter {
     /// [`Error::InvalidArgument`] if more bytes arrive than the header announced;
     /// [`Error::Io`] if writing fails.
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        let end = self.written_bytes + bytes.len() as u64;
-        if end > self.data_bytes {
-            return Err(Error::invalid(
-                "tensor data",
-                format!(
-                    "{end} bytes exceed the {} the header announced",
-                    self.data_bytes
-                ),
-            ));
-        }
-        self.file.write_all(bytes)?;
-        self.written_bytes = end;
-        Ok(())
+        self.data.write(bytes)
     }
 
     /// Checks that all data arrived, then flushes and syncs the file, still under its
@@ -107,21 +91,12 @@ impl SafetensorsWriter {
     ///
     /// [`Error::InvalidArgument`] if data is missing; [`Error::Io`] if syncing fails.
     pub fn finish(self) -> Result<PendingFile> {
-        if self.written_bytes != self.data_bytes {
-            return Err(Error::invalid(
-                "tensor data",
-                format!(
-                    "{} of {} data bytes written",
-                    self.written_bytes, self.data_bytes
-                ),
-            ));
-        }
-        self.file.finish()
+        self.data.finish()
     }
 
     /// The file's final path.
     pub fn target(&self) -> PathBuf {
-        self.file.target().to_path_buf()
+        self.data.target().to_path_buf()
     }
 }
 
