@@ -240,3 +240,48 @@ fn a_context_built_on_the_callers_device_shares_it() {
     }
     assert!(bytes[160..].iter().all(|&b| b == POISON));
 }
+
+#[test]
+fn a_whole_model_packs_into_one_buffer_in_one_submission() {
+    let Some(gpu) = common::gpu("a_whole_model_packs_into_one_buffer") else {
+        return;
+    };
+    let model = weight_init::model::Model::preset("llama-tiny")
+        .unwrap()
+        .with_dtype(Dtype::BF16);
+    let (offsets, needed) = gpu.pack_offsets(&model.tensors).unwrap();
+    let target = buffer(&gpu, needed + 64);
+    let small = buffer(&gpu, needed - 4);
+    let mut encoder = gpu.device().create_command_encoder(&Default::default());
+    let err = gpu
+        .record_model(&mut encoder, &model.tensors, 5, &small)
+        .unwrap_err();
+    assert!(err.to_string().contains(&needed.to_string()), "{err}");
+    assert_eq!(
+        gpu.record_model(&mut encoder, &model.tensors, 5, &target)
+            .unwrap(),
+        offsets
+    );
+    gpu.queue().submit([encoder.finish()]);
+
+    let bytes = read(&gpu, &target);
+    let mut covered = vec![false; bytes.len()];
+    for (t, &offset) in model.tensors.iter().zip(&offsets) {
+        let plan = t.plan(5).unwrap();
+        let (lo, hi) = (offset as usize, (offset + plan.len_elems * 2) as usize);
+        if gpu.is_software() {
+            assert!(
+                bytes[lo..hi] == expected(&plan, Dtype::BF16, 0, plan.len_elems)[..],
+                "{}",
+                t.name
+            );
+        }
+        covered[lo..hi].iter_mut().for_each(|c| *c = true);
+    }
+    let stray = bytes
+        .iter()
+        .zip(&covered)
+        .filter(|(b, c)| !**c && **b != POISON)
+        .count();
+    assert_eq!(stray, 0, "bytes between or after the tensors changed");
+}

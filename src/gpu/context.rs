@@ -7,7 +7,7 @@ use wgpu::util::DeviceExt;
 use super::kernel::{self, Grid, MAX_WORKGROUPS_PER_DIM, Params};
 use crate::dtype::Dtype;
 use crate::error::{Error, Result};
-use crate::spec::FillPlan;
+use crate::spec::{FillPlan, TensorSpec};
 use crate::transform::Affine;
 
 /// Which adapters [`GpuContext::new`] may pick.
@@ -555,6 +555,70 @@ impl GpuContext {
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::DeviceLost(self.lost_reason().unwrap_or_else(|| e.to_string())))?;
         Ok(())
+    }
+
+    /// Byte offsets for packing `tensors` into one buffer, in order, each at a multiple of the
+    /// device's `min_storage_buffer_offset_alignment` (so that every fill can bind at its own
+    /// offset), and the buffer size they need (a multiple of 4).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`] if the sizes overflow `u64`.
+    pub fn pack_offsets(&self, tensors: &[TensorSpec]) -> Result<(Vec<u64>, u64)> {
+        let align = u64::from(self.device.limits().min_storage_buffer_offset_alignment).max(4);
+        let too_large = || Error::TooLarge {
+            what: "packed model size",
+            value: format!("{} tensors", tensors.len()),
+            limit: u64::MAX.to_string(),
+        };
+        let mut offsets = Vec::with_capacity(tensors.len());
+        let mut end = 0u64;
+        for t in tensors {
+            let start = end.checked_next_multiple_of(align).ok_or_else(too_large)?;
+            let bytes = t
+                .elem_count()?
+                .checked_mul(t.dtype.size_bytes() as u64)
+                .ok_or_else(too_large)?;
+            offsets.push(start);
+            end = start.checked_add(bytes).ok_or_else(too_large)?;
+        }
+        Ok((offsets, end.next_multiple_of(4)))
+    }
+
+    /// Records fills of every tensor of `tensors` (whole, as its dtype, values for `seed`)
+    /// into `buffer` at the offsets of [`GpuContext::pack_offsets`], all in `encoder`: a
+    /// whole model in one submission. Returns the offsets.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `buffer` is smaller than the packed size (naming both)
+    /// or a tensor is invalid, both checked before anything is recorded; those of
+    /// [`GpuContext::record_fill`].
+    pub fn record_model(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        tensors: &[TensorSpec],
+        seed: u64,
+        buffer: &wgpu::Buffer,
+    ) -> Result<Vec<u64>> {
+        let (offsets, needed) = self.pack_offsets(tensors)?;
+        if buffer.size() < needed {
+            return Err(Error::invalid(
+                "buffer",
+                format!(
+                    "{} bytes, but the packed tensors need {needed}",
+                    buffer.size()
+                ),
+            ));
+        }
+        let plans = tensors
+            .iter()
+            .map(|t| t.plan(seed))
+            .collect::<Result<Vec<_>>>()?;
+        for ((t, plan), &offset) in tensors.iter().zip(&plans).zip(&offsets) {
+            self.record_fill(encoder, plan, t.dtype, 0, plan.len_elems, buffer, offset)?;
+        }
+        Ok(offsets)
     }
 
     /// The wgpu device, for callers that create buffers for [`GpuContext::record_fill`].
