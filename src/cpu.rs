@@ -81,16 +81,8 @@ pub fn fill_range(plan: &FillPlan, first_elem: u64, out: &mut [f32]) -> Result<(
 /// range is not inside the tensor.
 pub fn fill_range_as(plan: &FillPlan, dtype: Dtype, first_elem: u64, out: &mut [u8]) -> Result<()> {
     let size = dtype.size_bytes();
-    if !out.len().is_multiple_of(size) {
-        return Err(Error::invalid(
-            "output length",
-            format!(
-                "{} bytes is not a whole number of {dtype} elements",
-                out.len()
-            ),
-        ));
-    }
-    plan.check_range(first_elem, (out.len() / size) as u64)?;
+    let len_elems = dtype.elems_in(out.len())?;
+    plan.check_range(first_elem, len_elems)?;
 
     // f32 into 4-byte-aligned memory (as allocators give) is written in place.
     if dtype == Dtype::F32
@@ -101,7 +93,7 @@ pub fn fill_range_as(plan: &FillPlan, dtype: Dtype, first_elem: u64, out: &mut [
 
     // Same split as `fill_range`: a ragged head, then whole-block chunks, each made in f32
     // a cache-sized piece at a time and converted into its bytes.
-    let head_len = ((4 - (first_elem % 4) as usize) % 4).min(out.len() / size);
+    let head_len = ((4 - (first_elem % 4) as usize) % 4).min(len_elems as usize);
     let (head, rest) = out.split_at_mut(head_len * size);
     let encode = |first: u64, bytes: &mut [u8]| {
         const PIECE_ELEMS: usize = 4096;
@@ -181,12 +173,7 @@ pub fn fill_range_with(
 ///
 /// [`Error::InvalidArgument`] if `out.len()` is not a multiple of 4.
 pub fn words(seed: u64, stream: u64, first_block: u64, out: &mut [u32]) -> Result<()> {
-    if !out.len().is_multiple_of(4) {
-        return Err(Error::invalid(
-            "word count",
-            format!("{} is not a whole number of 4-word blocks", out.len()),
-        ));
-    }
+    crate::stream::check_whole_blocks(out.len())?;
     let key = crate::stream::key(seed);
     out.par_chunks_mut(CHUNK_ELEMS)
         .enumerate()

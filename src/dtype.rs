@@ -34,6 +34,22 @@ impl Dtype {
         }
     }
 
+    /// The number of elements in `len_bytes` bytes of this type.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `len_bytes` is not a whole number of elements.
+    pub fn elems_in(self, len_bytes: usize) -> Result<u64> {
+        if len_bytes.is_multiple_of(self.size_bytes()) {
+            Ok((len_bytes / self.size_bytes()) as u64)
+        } else {
+            Err(Error::invalid(
+                "output length",
+                format!("{len_bytes} bytes is not a whole number of {self} elements"),
+            ))
+        }
+    }
+
     /// The shader's `dtype` code.
     pub(crate) const fn code(self) -> u32 {
         match self {

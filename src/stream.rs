@@ -39,6 +39,22 @@ pub fn counter(block: u64, stream: u64) -> crate::philox::Counter {
     ]
 }
 
+/// Checks that a buffer of `len_words` words holds whole blocks of four.
+///
+/// # Errors
+///
+/// [`crate::Error::InvalidArgument`] naming the length.
+pub fn check_whole_blocks(len_words: usize) -> crate::Result<()> {
+    if len_words.is_multiple_of(4) {
+        Ok(())
+    } else {
+        Err(crate::Error::InvalidArgument {
+            what: "word count",
+            detail: format!("{len_words} is not a whole number of 4-word blocks"),
+        })
+    }
+}
+
 /// The stream id of a tensor name: 64-bit FNV-1a over the name's UTF-8 bytes.
 ///
 /// FNV-1a is fixed by its published definition, so the id is the same on every platform and in

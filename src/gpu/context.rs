@@ -269,16 +269,7 @@ impl GpuContext {
         out: &mut [u8],
     ) -> Result<()> {
         let size = dtype.size_bytes();
-        if !out.len().is_multiple_of(size) {
-            return Err(Error::invalid(
-                "output length",
-                format!(
-                    "{} bytes is not a whole number of {dtype} elements",
-                    out.len()
-                ),
-            ));
-        }
-        let len_elems = (out.len() / size) as u64;
+        let len_elems = dtype.elems_in(out.len())?;
         plan.check_range(first_elem, len_elems)?;
         if len_elems == 0 {
             return Ok(());
@@ -321,12 +312,7 @@ impl GpuContext {
     /// [`Error::InvalidArgument`] if `out.len()` is not a multiple of 4; GPU errors as for
     /// [`GpuContext::fill_range`].
     pub fn words(&self, seed: u64, stream: u64, first_block: u64, out: &mut [u32]) -> Result<()> {
-        if !out.len().is_multiple_of(4) {
-            return Err(Error::invalid(
-                "word count",
-                format!("{} is not a whole number of 4-word blocks", out.len()),
-            ));
-        }
+        crate::stream::check_whole_blocks(out.len())?;
         let key = crate::stream::key(seed);
         let chunk_blocks = (self.chunk_elems() / 4) as usize;
         let scratch = self.scratch((chunk_blocks.min(out.len() / 4) * 16) as u64)?;
@@ -359,12 +345,7 @@ impl GpuContext {
     /// [`Error::InvalidArgument`] if `words.len()` is not a multiple of 4; GPU errors as for
     /// [`GpuContext::fill_range`].
     pub fn transform_words(&self, affine: Affine, words: &mut [u32]) -> Result<()> {
-        if !words.len().is_multiple_of(4) {
-            return Err(Error::invalid(
-                "word count",
-                format!("{} is not a whole number of 4-word blocks", words.len()),
-            ));
-        }
+        crate::stream::check_whole_blocks(words.len())?;
         let chunk_blocks = (self.chunk_elems() / 4) as usize;
         let scratch = self.scratch((chunk_blocks.min(words.len() / 4) * 16) as u64)?;
         for chunk in words.chunks_mut(4 * chunk_blocks) {
