@@ -24,7 +24,7 @@ struct Params {
     first_hi: u32,
     // Blocks to process.
     len: u32,
-    // 0 uniform, 1 normal, 2 constant (src/transform.rs `Kind`).
+    // 0 uniform, 1 normal, 2 constant, 3 truncated normal (src/transform.rs `Kind`).
     kind: u32,
     offset: f32,
     scale: f32,
@@ -36,8 +36,14 @@ struct Params {
     dtype: u32,
     // `fill_exact`: the element index, within the binding, where element `first` goes.
     dest_elem: u32,
+    // Truncated normal (kind 3): Phi(alpha), 1 - Phi(beta), their gap, and the clamp bounds
+    // (src/transform.rs `Truncation`).
+    p_low: f32,
+    q_high: f32,
+    mass: f32,
+    low: f32,
+    high: f32,
     pad0: u32,
-    pad1: u32,
 }
 
 @group(0)
@@ -80,6 +86,39 @@ override COS_C2: f32;
 override COS_C3: f32;
 override COS_C4: f32;
 override COS_C5: f32;
+
+// Inverse normal CDF pieces and their expansion points (src/transform.rs INVERSE_NORMAL_*).
+override INV_A0: f32;
+override INV_A1: f32;
+override INV_A2: f32;
+override INV_A3: f32;
+override INV_A4: f32;
+override INV_A5: f32;
+override INV_A6: f32;
+override INV_A7: f32;
+override INV_A8: f32;
+override INV_A9: f32;
+override INV_B0: f32;
+override INV_B1: f32;
+override INV_B2: f32;
+override INV_B3: f32;
+override INV_B4: f32;
+override INV_B5: f32;
+override INV_B6: f32;
+override INV_B7: f32;
+override INV_B8: f32;
+override INV_C0: f32;
+override INV_C1: f32;
+override INV_C2: f32;
+override INV_C3: f32;
+override INV_C4: f32;
+override INV_C5: f32;
+override INV_C6: f32;
+override INV_C7: f32;
+override INV_C8: f32;
+override INV_CENTRE_A: f32;
+override INV_CENTRE_B: f32;
+override INV_CENTRE_C: f32;
 
 // The 64-bit product a * b as (high word, low word). WGSL has no 64-bit integers, so the
 // high word is assembled from the four 16 x 16-bit partial products; `mid` sums three values
@@ -192,6 +231,62 @@ fn box_muller(word_radius: u32, word_angle: u32) -> vec2<f32> {
     return vec2<f32>(radius * sc.y, radius * sc.x);
 }
 
+// Phi^-1(t) for t in [2^-126, 1/2]: -x h(w), x = 1 - 2t, w = -ln(4 t (1 - t)), h in three
+// polynomial pieces (src/transform.rs `inverse_normal_lower`).
+fn inverse_normal_lower(t: f32) -> f32 {
+    let x = 1.0 - 2.0 * t;
+    let w = -ln_uniform(4.0 * t * (1.0 - t));
+    var h: f32;
+    if (w <= 5.0) {
+        let v = w - INV_CENTRE_A;
+        h = INV_A9;
+        h = h * v + INV_A8;
+        h = h * v + INV_A7;
+        h = h * v + INV_A6;
+        h = h * v + INV_A5;
+        h = h * v + INV_A4;
+        h = h * v + INV_A3;
+        h = h * v + INV_A2;
+        h = h * v + INV_A1;
+        h = h * v + INV_A0;
+    } else if (w <= 16.0) {
+        let v = sqrt(w) - INV_CENTRE_B;
+        h = INV_B8;
+        h = h * v + INV_B7;
+        h = h * v + INV_B6;
+        h = h * v + INV_B5;
+        h = h * v + INV_B4;
+        h = h * v + INV_B3;
+        h = h * v + INV_B2;
+        h = h * v + INV_B1;
+        h = h * v + INV_B0;
+    } else {
+        let v = sqrt(w) - INV_CENTRE_C;
+        h = INV_C8;
+        h = h * v + INV_C7;
+        h = h * v + INV_C6;
+        h = h * v + INV_C5;
+        h = h * v + INV_C4;
+        h = h * v + INV_C3;
+        h = h * v + INV_C2;
+        h = h * v + INV_C1;
+        h = h * v + INV_C0;
+    }
+    return -(x * h);
+}
+
+// Truncated normal by inversion, the CDF coordinate taken from the nearer end
+// (src/transform.rs `truncated_normal`).
+fn truncated_normal(word: u32) -> f32 {
+    let u = uniform01(word);
+    let p = params.p_low + u * params.mass;
+    let q = params.q_high + (1.0 - u) * params.mass;
+    let lower = p <= q;
+    let z = inverse_normal_lower(select(q, p, lower));
+    let signed = select(-z, z, lower);
+    return min(max(params.offset + params.scale * signed, params.low), params.high);
+}
+
 fn block_values(words: vec4<u32>) -> vec4<f32> {
     switch (params.kind) {
         case 0u: {
@@ -208,6 +303,14 @@ fn block_values(words: vec4<u32>) -> vec4<f32> {
             let z23 = box_muller(words.z, words.w);
             let z = vec4<f32>(z01, z23);
             return vec4<f32>(params.offset) + vec4<f32>(params.scale) * z;
+        }
+        case 3u: {
+            return vec4<f32>(
+                truncated_normal(words.x),
+                truncated_normal(words.y),
+                truncated_normal(words.z),
+                truncated_normal(words.w),
+            );
         }
         default: {
             return vec4<f32>(params.offset);

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::philox::philox4x32;
 use crate::spec::FillPlan;
 use crate::stream::counter;
+use crate::transform::{Affine, Distribution};
 
 /// Elements per parallel task: a multiple of 4 (whole blocks), large enough to amortize task
 /// overhead, small enough to balance two to hundreds of cores.
@@ -30,7 +31,10 @@ pub const CHUNK_ELEMS: usize = 1 << 16;
 /// [`crate::Error::InvalidArgument`] if the range is not inside the tensor.
 pub fn fill_range_serial(plan: &FillPlan, first_elem: u64, out: &mut [f32]) -> Result<()> {
     plan.check_range(first_elem, out.len() as u64)?;
-    write_values(plan, first_elem, out);
+    if let Distribution::Structured(structure) = &plan.distribution {
+        return crate::structured::fill_range(plan, structure, first_elem, out);
+    }
+    write_values(plan, &plan.affine(), first_elem, out);
     Ok(())
 }
 
@@ -57,16 +61,20 @@ pub fn fill_range_serial(plan: &FillPlan, first_elem: u64, out: &mut [f32]) -> R
 /// ```
 pub fn fill_range(plan: &FillPlan, first_elem: u64, out: &mut [f32]) -> Result<()> {
     plan.check_range(first_elem, out.len() as u64)?;
+    if let Distribution::Structured(structure) = &plan.distribution {
+        return crate::structured::fill_range(plan, structure, first_elem, out);
+    }
+    let affine = plan.affine();
 
     // A ragged head up to the next block boundary, then whole-block chunks.
     let head_len = ((4 - (first_elem % 4) as usize) % 4).min(out.len());
     let (head, rest) = out.split_at_mut(head_len);
-    write_values(plan, first_elem, head);
+    write_values(plan, &affine, first_elem, head);
     let rest_first = first_elem + head_len as u64;
     rest.par_chunks_mut(CHUNK_ELEMS)
         .enumerate()
         .for_each(|(i, chunk)| {
-            write_values(plan, rest_first + (i * CHUNK_ELEMS) as u64, chunk);
+            write_values(plan, &affine, rest_first + (i * CHUNK_ELEMS) as u64, chunk);
         });
     Ok(())
 }
@@ -83,6 +91,18 @@ pub fn fill_range_as(plan: &FillPlan, dtype: Dtype, first_elem: u64, out: &mut [
     let size = dtype.size_bytes();
     let len_elems = dtype.elems_in(out.len())?;
     plan.check_range(first_elem, len_elems)?;
+    let affine = plan.affine_for(dtype)?;
+    if let Distribution::Structured(structure) = &plan.distribution {
+        // Whole-tensor schemes: f32 from the structured path, converted a piece at a time.
+        const PIECE_ELEMS: usize = 1 << 16;
+        for (k, piece) in out.chunks_mut(PIECE_ELEMS * size).enumerate() {
+            let mut values = vec![0.0f32; piece.len() / size];
+            let first = first_elem + (k * PIECE_ELEMS) as u64;
+            crate::structured::fill_range(plan, structure, first, &mut values)?;
+            dtype.encode(&values, piece);
+        }
+        return Ok(());
+    }
 
     // f32 into 4-byte-aligned memory (as allocators give) is written in place.
     if dtype == Dtype::F32
@@ -100,7 +120,7 @@ pub fn fill_range_as(plan: &FillPlan, dtype: Dtype, first_elem: u64, out: &mut [
         let mut values = [0.0f32; PIECE_ELEMS];
         for (k, piece) in bytes.chunks_mut(PIECE_ELEMS * size).enumerate() {
             let values = &mut values[..piece.len() / size];
-            write_values(plan, first + (k * PIECE_ELEMS) as u64, values);
+            write_values(plan, &affine, first + (k * PIECE_ELEMS) as u64, values);
             dtype.encode(values, piece);
         }
     };
@@ -113,13 +133,18 @@ pub fn fill_range_as(plan: &FillPlan, dtype: Dtype, first_elem: u64, out: &mut [
 }
 
 /// Writes elements `[first_elem, first_elem + out.len())`; the range is already checked.
-fn write_values(plan: &FillPlan, first_elem: u64, out: &mut [f32]) {
-    write_values_with(Simd::detect(), plan, first_elem, out);
+fn write_values(plan: &FillPlan, affine: &Affine, first_elem: u64, out: &mut [f32]) {
+    write_values_with(Simd::detect(), plan, affine, first_elem, out);
 }
 
 /// [`write_values`] with a chosen instruction set.
-fn write_values_with(simd: Simd, plan: &FillPlan, first_elem: u64, out: &mut [f32]) {
-    let affine = plan.affine();
+fn write_values_with(
+    simd: Simd,
+    plan: &FillPlan,
+    affine: &Affine,
+    first_elem: u64,
+    out: &mut [f32],
+) {
     let mut elem = first_elem;
     let mut written = 0;
     while written < out.len() {
@@ -128,7 +153,7 @@ fn write_values_with(simd: Simd, plan: &FillPlan, first_elem: u64, out: &mut [f3
         // Whole groups of blocks through the SIMD kernel.
         if skip == 0 && out.len() - written >= 4 * LANES {
             let group = &mut out[written..written + 4 * LANES];
-            lanes::fill_blocks(simd, &affine, plan.key, plan.stream, block, group);
+            lanes::fill_blocks(simd, affine, plan.key, plan.stream, block, group);
             written += 4 * LANES;
             elem += 4 * LANES as u64;
             continue;
@@ -162,7 +187,10 @@ pub fn fill_range_with(
         ));
     }
     plan.check_range(first_elem, out.len() as u64)?;
-    write_values_with(simd, plan, first_elem, out);
+    if let Distribution::Structured(structure) = &plan.distribution {
+        return crate::structured::fill_range(plan, structure, first_elem, out);
+    }
+    write_values_with(simd, plan, &plan.affine(), first_elem, out);
     Ok(())
 }
 

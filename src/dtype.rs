@@ -13,6 +13,9 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 
+/// A 2-byte type's largest finite value, and its conversions from f32 and back.
+type HalfCodec = (f32, fn(f32) -> u16, fn(u16) -> f32);
+
 /// An output element type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Dtype {
@@ -66,6 +69,51 @@ impl Dtype {
             Dtype::F16 => safetensors::Dtype::F16,
             Dtype::BF16 => safetensors::Dtype::BF16,
         }
+    }
+
+    /// The smallest value of this type that is `>= x`, as f32; the type's lowest finite
+    /// value for `x` below it (where conversion saturates anyway). Monotonic rounding to
+    /// nearest then maps every f32 in `[round_up(a), round_down(b)]` into `[a, b]`.
+    pub fn round_up(self, x: f32) -> f32 {
+        self.round_toward(x, true)
+    }
+
+    /// The largest value of this type that is `<= x`, as f32; the type's largest finite
+    /// value for `x` above it.
+    pub fn round_down(self, x: f32) -> f32 {
+        self.round_toward(x, false)
+    }
+
+    fn round_toward(self, x: f32, up: bool) -> f32 {
+        let (max, to_bits, from_bits): HalfCodec = match self {
+            Dtype::F32 => return x,
+            Dtype::F16 => (
+                half::f16::MAX.to_f32(),
+                |v| half::f16::from_f32(v).to_bits(),
+                |b| half::f16::from_bits(b).to_f32(),
+            ),
+            Dtype::BF16 => (
+                half::bf16::MAX.to_f32(),
+                |v| half::bf16::from_f32(v).to_bits(),
+                |b| half::bf16::from_bits(b).to_f32(),
+            ),
+        };
+        let x = x.clamp(-max, max);
+        let bits = to_bits(x);
+        let nearest = from_bits(bits);
+        if (up && nearest >= x) || (!up && nearest <= x) {
+            return nearest;
+        }
+        // One step toward +inf (up) or -inf (down) in sign-magnitude bits; never past the
+        // finite range, since `x` was clamped to it.
+        let negative = bits & 0x8000 != 0;
+        let magnitude = bits & 0x7FFF;
+        let stepped = match (up, negative) {
+            (true, true) | (false, false) if magnitude == 0 => (bits ^ 0x8000) + 1,
+            (true, true) | (false, false) => bits - 1,
+            _ => bits + 1,
+        };
+        from_bits(stepped)
     }
 
     /// Writes `values` as this type, little-endian, into `out` (`values.len() *
@@ -189,5 +237,40 @@ mod tests {
             }
             assert!(back.iter().all(|v| v.is_finite()));
         }
+    }
+
+    #[test]
+    fn round_up_and_down_give_the_nearest_representable_on_each_side() {
+        // Random-looking f32 across magnitudes, against a brute-force walk of the 2-byte type.
+        let mut x = 0x3F80_0001u32;
+        for _ in 0..20_000 {
+            x = x.wrapping_mul(2_654_435_761).wrapping_add(12_345);
+            let v = f32::from_bits(x & 0xC7FF_FFFF);
+            if !v.is_finite() {
+                continue;
+            }
+            for dtype in [Dtype::F16, Dtype::BF16] {
+                let (up, down) = (dtype.round_up(v), dtype.round_down(v));
+                let max = dtype.round_down(f32::MAX);
+                let exact = |y: f32| dtype.decode(&encoded(dtype, y))[0] == y;
+                assert!(exact(up) && exact(down), "{dtype} {v}: {down} {up}");
+                if v.abs() <= max {
+                    assert!(down <= v && v <= up, "{dtype} {v}: {down} {up}");
+                    // Nothing of the type lies strictly between them, other than v itself.
+                    let mid = dtype.decode(&encoded(dtype, (down + up) / 2.0))[0];
+                    assert!(mid == down || mid == up, "{dtype} {v}: {down} {mid} {up}");
+                }
+            }
+        }
+        assert_eq!(Dtype::F16.round_up(f32::NEG_INFINITY), -65504.0);
+        assert_eq!(Dtype::BF16.round_down(0.7), 0.69921875);
+        assert_eq!(Dtype::BF16.round_up(0.7), 0.703125);
+        assert_eq!(Dtype::F32.round_up(0.7), 0.7);
+    }
+
+    fn encoded(dtype: Dtype, v: f32) -> Vec<u8> {
+        let mut out = vec![0u8; dtype.size_bytes()];
+        dtype.encode(&[v], &mut out);
+        out
     }
 }

@@ -48,6 +48,7 @@ pub mod spec;
 pub mod slice;
 pub mod model;
 pub mod cpu;
+pub mod structured;
 pub mod gpu;
 pub mod engine;
 pub mod bench;

@@ -28,8 +28,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub mod jax;
+
+pub use jax::{Axes, FanAxes, VarianceDistribution, VarianceMode};
+
 use crate::error::{Error, Result};
-use crate::transform::Distribution;
+use crate::structured::StructuredScheme;
+use crate::transform::{Distribution, MIN_TRUNCATION_MASS, Truncation};
 
 /// The activation a layer feeds, for PyTorch's `calculate_gain` table.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -197,6 +202,8 @@ pub enum Scheme {
         mode: FanMode,
         /// The nonlinearity whose gain scales the std.
         nonlinearity: Nonlinearity,
+        /// Grouped or transposed convolution layout.
+        layout: FanLayout,
     },
     /// He / Kaiming uniform: U(-b, b), b = gain sqrt(3 / fan).
     HeUniform {
@@ -204,26 +211,154 @@ pub enum Scheme {
         mode: FanMode,
         /// The nonlinearity whose gain scales the bound.
         nonlinearity: Nonlinearity,
+        /// Grouped or transposed convolution layout.
+        layout: FanLayout,
     },
     /// Xavier / Glorot normal: N(0, gain^2 2 / (fan_in + fan_out)).
     XavierNormal {
         /// Gain.
         gain: f64,
+        /// Grouped or transposed convolution layout.
+        layout: FanLayout,
     },
     /// Xavier / Glorot uniform: U(-b, b), b = gain sqrt(6 / (fan_in + fan_out)).
     XavierUniform {
         /// Gain.
         gain: f64,
+        /// Grouped or transposed convolution layout.
+        layout: FanLayout,
     },
     /// LeCun normal: N(0, 1 / fan_in).
-    LecunNormal,
+    LecunNormal {
+        /// Grouped or transposed convolution layout.
+        layout: FanLayout,
+    },
     /// LeCun uniform: U(-b, b), b = sqrt(3 / fan_in).
-    LecunUniform,
+    LecunUniform {
+        /// Grouped or transposed convolution layout.
+        layout: FanLayout,
+    },
     /// Every element equals `value` (`zeros`, `ones`, `constant`).
     Constant {
         /// The value.
         value: f64,
     },
+    /// PyTorch's `trunc_normal_`: N(mean, std^2) conditioned on the absolute bounds
+    /// `[low, high]` (PyTorch's `a` and `b`; defaults -2 and 2).
+    TruncatedNormal {
+        /// Mean of the untruncated normal.
+        mean: f64,
+        /// Its standard deviation (not the std of the result).
+        std: f64,
+        /// Lower bound `a`, may be -inf.
+        low: f64,
+        /// Upper bound `b`, may be +inf.
+        high: f64,
+    },
+    /// JAX's `truncated_normal(stddev, lower, upper)`: `stddev z`, `z` standard normal
+    /// conditioned on `[lower, upper]`, bounds in units of `stddev` (defaults 0.01, -2, 2).
+    JaxTruncatedNormal {
+        /// Scale of the standard truncated normal.
+        stddev: f64,
+        /// Lower bound in units of `stddev`.
+        lower: f64,
+        /// Upper bound in units of `stddev`.
+        upper: f64,
+    },
+    /// JAX's `normal(stddev)`: N(0, stddev^2), default stddev 0.01.
+    JaxNormal {
+        /// Standard deviation.
+        stddev: f64,
+    },
+    /// JAX's `uniform(scale)`: U(0, scale), default scale 0.01.
+    JaxUniform {
+        /// Upper bound.
+        scale: f64,
+    },
+    /// JAX's `variance_scaling` ([`jax`]); JAX's glorot, he and lecun presets are this with
+    /// a fixed scale, mode and distribution.
+    VarianceScaling {
+        /// Multiplies the variance.
+        scale: f64,
+        /// Which fan divides it.
+        mode: VarianceMode,
+        /// Normal, truncated normal or uniform.
+        distribution: VarianceDistribution,
+        /// Which axes are inputs, outputs and batch.
+        axes: FanAxes,
+    },
+    /// A tensor computed as a whole rather than element by element: orthogonal, sparse,
+    /// eye, dirac, delta-orthogonal ([`crate::structured`]).
+    Structured(StructuredScheme),
+}
+
+/// How a convolution weight's dimensions 0 and 1 relate to its channels, for the fans of the
+/// PyTorch schemes. The default is PyTorch's: `(out, in / groups, *kernel)` with
+/// `fan_in = shape[1] * receptive` and `fan_out = shape[0] * receptive`.
+///
+/// With `groups = g`, each output channel sees `in / g` inputs and each input feeds `out / g`
+/// outputs, so `fan_out = shape[0] / g * receptive`. `transposed` is the layout of
+/// `ConvTranspose` weights, `(in, out / groups, *kernel)`: then `fan_in = shape[0] / g *
+/// receptive` and `fan_out = shape[1] * receptive`. PyTorch itself ignores both (its
+/// `_calculate_fan_in_and_fan_out` reads dims 0 and 1 as they are), which is what the
+/// default keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FanLayout {
+    /// Convolution groups, >= 1.
+    pub groups: u64,
+    /// `(in, out / groups, *kernel)` instead of `(out, in / groups, *kernel)`.
+    pub transposed: bool,
+}
+
+impl Default for FanLayout {
+    fn default() -> Self {
+        Self {
+            groups: 1,
+            transposed: false,
+        }
+    }
+}
+
+impl FanLayout {
+    /// `(fan_in, fan_out)` of `shape` in this layout.
+    ///
+    /// # Errors
+    ///
+    /// As [`fans`]; [`Error::InvalidArgument`] if `groups` does not divide `shape[0]`.
+    pub fn fans(&self, shape: &[u64], scheme: &str) -> Result<(u64, u64)> {
+        let (fan_in, fan_out) = fans(shape, scheme)?;
+        if *self == FanLayout::default() {
+            return Ok((fan_in, fan_out));
+        }
+        if !shape[0].is_multiple_of(self.groups) {
+            return Err(Error::invalid(
+                "groups",
+                format!(
+                    "{} does not divide dimension 0 ({}) of shape {shape:?}",
+                    self.groups, shape[0]
+                ),
+            ));
+        }
+        // shape[0] * receptive / groups, exact since groups divides shape[0].
+        let per_group = fan_out / self.groups;
+        Ok(if self.transposed {
+            (per_group, fan_in)
+        } else {
+            (fan_in, per_group)
+        })
+    }
+}
+
+impl fmt::Display for FanLayout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.groups != 1 {
+            write!(f, ", groups={}", self.groups)?;
+        }
+        if self.transposed {
+            f.write_str(", transposed=true")?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for Scheme {
@@ -250,6 +385,78 @@ fn parse_f64(key: &str, value: &str) -> Result<f64> {
     })
 }
 
+fn parse_u64(key: &str, value: &str) -> Result<u64> {
+    value.trim().parse::<u64>().map_err(|_| {
+        Error::invalid(
+            "scheme parameter",
+            format!("{key}={value:?} is not a non-negative integer"),
+        )
+    })
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match normalize(value).as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(Error::invalid(
+            "scheme parameter",
+            format!("{key}={value:?} is not true or false"),
+        )),
+    }
+}
+
+/// Every scheme name [`Scheme::from_parts`] accepts (aliases aside), for error messages.
+pub const SCHEME_NAMES: &str = "normal, uniform, trunc-normal, he-normal, he-uniform, \
+     xavier-normal, xavier-uniform, lecun-normal, lecun-uniform, zeros, ones, constant, \
+     orthogonal, sparse, eye, dirac, variance-scaling, jax-normal, jax-uniform, \
+     jax-truncated-normal, jax-glorot-normal, jax-glorot-uniform, jax-he-normal, \
+     jax-he-uniform, jax-lecun-normal, jax-lecun-uniform, jax-orthogonal, \
+     jax-delta-orthogonal";
+
+fn jax_preset(scale: f64, mode: VarianceMode, distribution: VarianceDistribution) -> Scheme {
+    Scheme::VarianceScaling {
+        scale,
+        mode,
+        distribution,
+        axes: FanAxes::default(),
+    }
+}
+
+/// JAX's glorot, he (kaiming) and lecun presets of `variance_scaling`, under `jax-` names.
+fn jax_preset_named(name: &str) -> Option<Scheme> {
+    use VarianceDistribution::{TruncatedNormal, Uniform};
+    use VarianceMode::{FanAvg, FanIn};
+    Some(match name {
+        "jax_glorot_normal" | "jax_xavier_normal" => jax_preset(1.0, FanAvg, TruncatedNormal),
+        "jax_glorot_uniform" | "jax_xavier_uniform" => jax_preset(1.0, FanAvg, Uniform),
+        "jax_he_normal" | "jax_kaiming_normal" => jax_preset(2.0, FanIn, TruncatedNormal),
+        "jax_he_uniform" | "jax_kaiming_uniform" => jax_preset(2.0, FanIn, Uniform),
+        "jax_lecun_normal" => jax_preset(1.0, FanIn, TruncatedNormal),
+        "jax_lecun_uniform" => jax_preset(1.0, FanIn, Uniform),
+        _ => return None,
+    })
+}
+
+/// `Ok` for a finite `v`, else an error naming `what` and the value.
+pub(crate) fn finite(what: &'static str, v: f64) -> Result<()> {
+    if v.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::invalid(what, format!("{v} is not a finite number")))
+    }
+}
+
+fn non_negative(what: &'static str, v: f64) -> Result<()> {
+    finite(what, v)?;
+    if v < 0.0 {
+        return Err(Error::invalid(
+            what,
+            format!("{v} is negative; {what} must be >= 0"),
+        ));
+    }
+    Ok(())
+}
+
 impl Scheme {
     /// The scheme's canonical name, as [`Scheme::from_parts`] accepts it.
     pub fn name(&self) -> &'static str {
@@ -260,9 +467,15 @@ impl Scheme {
             Scheme::HeUniform { .. } => "he-uniform",
             Scheme::XavierNormal { .. } => "xavier-normal",
             Scheme::XavierUniform { .. } => "xavier-uniform",
-            Scheme::LecunNormal => "lecun-normal",
-            Scheme::LecunUniform => "lecun-uniform",
+            Scheme::LecunNormal { .. } => "lecun-normal",
+            Scheme::LecunUniform { .. } => "lecun-uniform",
             Scheme::Constant { .. } => "constant",
+            Scheme::TruncatedNormal { .. } => "trunc-normal",
+            Scheme::JaxTruncatedNormal { .. } => "jax-truncated-normal",
+            Scheme::JaxNormal { .. } => "jax-normal",
+            Scheme::JaxUniform { .. } => "jax-uniform",
+            Scheme::VarianceScaling { .. } => "variance-scaling",
+            Scheme::Structured(s) => s.name(),
         }
     }
 
@@ -300,31 +513,84 @@ impl Scheme {
             "he" | "he_normal" | "kaiming" | "kaiming_normal" => Scheme::HeNormal {
                 mode: FanMode::FanIn,
                 nonlinearity: KAIMING_DEFAULT,
+                layout: FanLayout::default(),
             },
             "he_uniform" | "kaiming_uniform" => Scheme::HeUniform {
                 mode: FanMode::FanIn,
                 nonlinearity: KAIMING_DEFAULT,
+                layout: FanLayout::default(),
             },
-            "xavier" | "xavier_normal" | "glorot" | "glorot_normal" => {
-                Scheme::XavierNormal { gain: 1.0 }
-            }
-            "xavier_uniform" | "glorot_uniform" => Scheme::XavierUniform { gain: 1.0 },
-            "lecun" | "lecun_normal" => Scheme::LecunNormal,
-            "lecun_uniform" => Scheme::LecunUniform,
+            "xavier" | "xavier_normal" | "glorot" | "glorot_normal" => Scheme::XavierNormal {
+                gain: 1.0,
+                layout: FanLayout::default(),
+            },
+            "xavier_uniform" | "glorot_uniform" => Scheme::XavierUniform {
+                gain: 1.0,
+                layout: FanLayout::default(),
+            },
+            "lecun" | "lecun_normal" => Scheme::LecunNormal {
+                layout: FanLayout::default(),
+            },
+            "lecun_uniform" => Scheme::LecunUniform {
+                layout: FanLayout::default(),
+            },
             "zeros" | "zero" => Scheme::Constant { value: 0.0 },
             "ones" | "one" => Scheme::Constant { value: 1.0 },
             "constant" => Scheme::Constant { value: 0.0 },
-            _ => {
-                return Err(Error::invalid(
-                    "scheme",
-                    format!(
-                        "unknown scheme {name:?}; expected one of normal, uniform, he-normal, \
-                         he-uniform, xavier-normal, xavier-uniform, lecun-normal, \
-                         lecun-uniform, zeros, ones, constant"
-                    ),
-                ));
+            "trunc_normal" | "truncated_normal" => Scheme::TruncatedNormal {
+                mean: 0.0,
+                std: 1.0,
+                low: -2.0,
+                high: 2.0,
+            },
+            "jax_truncated_normal" => Scheme::JaxTruncatedNormal {
+                stddev: 0.01,
+                lower: -2.0,
+                upper: 2.0,
+            },
+            "jax_normal" => Scheme::JaxNormal { stddev: 0.01 },
+            "jax_uniform" => Scheme::JaxUniform { scale: 0.01 },
+            "variance_scaling" => {
+                let given = |k: &str| params.iter().any(|(key, _)| normalize(key) == k);
+                if let Some(missing) = ["scale", "mode", "distribution"]
+                    .into_iter()
+                    .find(|k| !given(k))
+                {
+                    return Err(Error::invalid(
+                        "scheme parameter",
+                        format!(
+                            "variance-scaling needs scale, mode and distribution, as JAX's \
+                             does; {missing} is missing"
+                        ),
+                    ));
+                }
+                jax_preset(1.0, VarianceMode::FanIn, VarianceDistribution::Normal)
             }
+            other => match jax_preset_named(other).or_else(|| StructuredScheme::named(other)) {
+                Some(scheme) => scheme,
+                None => {
+                    return Err(Error::invalid(
+                        "scheme",
+                        format!("unknown scheme {name:?}; expected one of {SCHEME_NAMES}"),
+                    ));
+                }
+            },
         };
+        let preset =
+            normalize(name).starts_with("jax_") && matches!(scheme, Scheme::VarianceScaling { .. });
+        if preset
+            && let Some((key, _)) = params
+                .iter()
+                .find(|(k, _)| ["scale", "mode", "distribution"].contains(&normalize(k).as_str()))
+        {
+            return Err(Error::invalid(
+                "scheme parameter",
+                format!(
+                    "{name} fixes {key}; use variance-scaling(scale=..., mode=..., \
+                     distribution=...) to choose it"
+                ),
+            ));
+        }
         // `zeros` and `ones` are fixed constants: only `constant` takes a value.
         if matches!(normalize(name).as_str(), "zeros" | "zero" | "ones" | "one")
             && let Some((key, _)) = params.first()
@@ -339,7 +605,9 @@ impl Scheme {
         for &(key, value) in params {
             let key = normalize(key);
             let canonical = match key.as_str() {
-                "a" if scheme.uses_fans() => "negative_slope",
+                "a" if matches!(scheme, Scheme::HeNormal { .. } | Scheme::HeUniform { .. }) => {
+                    "negative_slope"
+                }
                 "a" => "low",
                 "b" => "high",
                 "val" => "value",
@@ -393,10 +661,42 @@ impl Scheme {
             (Scheme::HeNormal { .. } | Scheme::HeUniform { .. }, "negative_slope" | "a") => {
                 *slope = Some(parse_f64(key, value)?)
             }
-            (Scheme::XavierNormal { gain } | Scheme::XavierUniform { gain }, "gain") => {
+            (Scheme::XavierNormal { gain, .. } | Scheme::XavierUniform { gain, .. }, "gain") => {
                 *gain = parse_f64(key, value)?
             }
             (Scheme::Constant { value: v }, "value" | "val") => *v = parse_f64(key, value)?,
+            (scheme, "groups" | "transposed") if scheme.layout().is_some() => {
+                let layout = scheme.layout_mut().expect("checked by the guard");
+                if key == "groups" {
+                    layout.groups = parse_u64(key, value)?;
+                } else {
+                    layout.transposed = parse_bool(key, value)?;
+                }
+            }
+            (Scheme::TruncatedNormal { mean, .. }, "mean") => *mean = parse_f64(key, value)?,
+            (Scheme::TruncatedNormal { std, .. }, "std") => *std = parse_f64(key, value)?,
+            (Scheme::TruncatedNormal { low, .. }, "low" | "a") => *low = parse_f64(key, value)?,
+            (Scheme::TruncatedNormal { high, .. }, "high" | "b") => *high = parse_f64(key, value)?,
+            (
+                Scheme::JaxTruncatedNormal { stddev, .. } | Scheme::JaxNormal { stddev },
+                "stddev",
+            ) => *stddev = parse_f64(key, value)?,
+            (Scheme::JaxTruncatedNormal { lower, .. }, "lower") => *lower = parse_f64(key, value)?,
+            (Scheme::JaxTruncatedNormal { upper, .. }, "upper") => *upper = parse_f64(key, value)?,
+            (Scheme::JaxUniform { scale }, "scale") => *scale = parse_f64(key, value)?,
+            (Scheme::VarianceScaling { scale, .. }, "scale") => *scale = parse_f64(key, value)?,
+            (Scheme::VarianceScaling { mode, .. }, "mode") => *mode = value.parse()?,
+            (Scheme::VarianceScaling { distribution, .. }, "distribution") => {
+                *distribution = value.parse()?
+            }
+            (Scheme::VarianceScaling { axes, .. }, "in_axis") => axes.in_axis = value.parse()?,
+            (Scheme::VarianceScaling { axes, .. }, "out_axis") => axes.out_axis = value.parse()?,
+            (Scheme::VarianceScaling { axes, .. }, "batch_axis") => {
+                axes.batch_axis = value.parse()?
+            }
+            (Scheme::Structured(structured), key) if structured.accepts(key) => {
+                structured.set(key, value)?
+            }
             (scheme, _) => {
                 return Err(Error::invalid(
                     "scheme parameter",
@@ -415,13 +715,6 @@ impl Scheme {
     ///
     /// [`Error::InvalidArgument`] naming the parameter and its value.
     pub fn validate(&self) -> Result<()> {
-        let finite = |what: &'static str, v: f64| {
-            if v.is_finite() {
-                Ok(())
-            } else {
-                Err(Error::invalid(what, format!("{v} is not a finite number")))
-            }
-        };
         match *self {
             Scheme::Normal { mean, std } => {
                 finite("mean", mean)?;
@@ -451,30 +744,72 @@ impl Scheme {
                     finite("negative_slope", negative_slope)?;
                 }
             }
-            Scheme::XavierNormal { gain } | Scheme::XavierUniform { gain } => {
-                finite("gain", gain)?;
-                if gain < 0.0 {
-                    return Err(Error::invalid(
-                        "gain",
-                        format!("{gain} is negative; gain must be >= 0"),
-                    ));
-                }
+            Scheme::XavierNormal { gain, .. } | Scheme::XavierUniform { gain, .. } => {
+                non_negative("gain", gain)?;
             }
-            Scheme::LecunNormal | Scheme::LecunUniform => {}
+            Scheme::LecunNormal { .. } | Scheme::LecunUniform { .. } => {}
             Scheme::Constant { value } => {
                 finite("value", value)?;
                 to_f32("value", value)?;
             }
+            Scheme::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            } => {
+                truncated(mean, std, low, high)?;
+            }
+            Scheme::JaxTruncatedNormal {
+                stddev,
+                lower,
+                upper,
+            } => {
+                truncated(0.0, stddev, lower * stddev, upper * stddev)?;
+            }
+            Scheme::JaxNormal { stddev } => {
+                non_negative("stddev", stddev)?;
+                normal(0.0, stddev)?;
+            }
+            Scheme::JaxUniform { scale } => {
+                non_negative("scale", scale)?;
+                to_f32("scale", scale)?;
+            }
+            Scheme::VarianceScaling { scale, .. } => non_negative("scale", scale)?,
+            Scheme::Structured(structured) => structured.validate()?,
+        }
+        if let Some(layout) = self.layout()
+            && layout.groups == 0
+        {
+            return Err(Error::invalid(
+                "groups",
+                "0; groups must be >= 1".to_string(),
+            ));
         }
         Ok(())
     }
 
+    /// The convolution layout of a PyTorch fan-based scheme.
+    pub fn layout(&self) -> Option<FanLayout> {
+        let mut copy = *self;
+        copy.layout_mut().map(|l| *l)
+    }
+
+    fn layout_mut(&mut self) -> Option<&mut FanLayout> {
+        match self {
+            Scheme::HeNormal { layout, .. }
+            | Scheme::HeUniform { layout, .. }
+            | Scheme::XavierNormal { layout, .. }
+            | Scheme::XavierUniform { layout, .. }
+            | Scheme::LecunNormal { layout }
+            | Scheme::LecunUniform { layout } => Some(layout),
+            _ => None,
+        }
+    }
+
     /// Whether the scheme needs fans (and so a tensor of at least 2 dimensions).
     pub fn uses_fans(&self) -> bool {
-        !matches!(
-            self,
-            Scheme::Normal { .. } | Scheme::Uniform { .. } | Scheme::Constant { .. }
-        )
+        self.layout().is_some() || matches!(self, Scheme::VarianceScaling { .. })
     }
 
     /// The distribution of a tensor of `shape` under this scheme.
@@ -488,8 +823,17 @@ impl Scheme {
     /// is not finite in f32.
     pub fn distribution(&self, shape: &[u64]) -> Result<Distribution> {
         self.validate()?;
+        if let Scheme::Structured(structured) = self {
+            return structured.distribution(shape).map(Distribution::Structured);
+        }
+        if shape.contains(&0) {
+            // PyTorch: "Initializing zero-element tensors is a no-op". No element is drawn,
+            // so no fan is needed.
+            return Ok(Distribution::Constant { value: 0.0 });
+        }
+        let layout = self.layout().unwrap_or_default();
         let fan = |mode: FanMode| -> Result<f64> {
-            let (fan_in, fan_out) = fans(shape, self.name())?;
+            let (fan_in, fan_out) = layout.fans(shape, self.name())?;
             let fan = match mode {
                 FanMode::FanIn => fan_in,
                 FanMode::FanOut => fan_out,
@@ -497,7 +841,7 @@ impl Scheme {
             positive_fan(fan, mode, shape)
         };
         let fan_sum = || -> Result<f64> {
-            let (fan_in, fan_out) = fans(shape, self.name())?;
+            let (fan_in, fan_out) = layout.fans(shape, self.name())?;
             let sum = fan_in as f64 + fan_out as f64;
             if sum == 0.0 {
                 return Err(Error::invalid(
@@ -513,19 +857,59 @@ impl Scheme {
                 low: to_f32("low", low)?,
                 high: to_f32("high", high)?,
             },
-            Scheme::HeNormal { mode, nonlinearity } => {
-                normal(0.0, nonlinearity.gain() / fan(mode)?.sqrt())?
-            }
-            Scheme::HeUniform { mode, nonlinearity } => {
-                symmetric(nonlinearity.gain() * (3.0 / fan(mode)?).sqrt())?
-            }
-            Scheme::XavierNormal { gain } => normal(0.0, gain * (2.0 / fan_sum()?).sqrt())?,
-            Scheme::XavierUniform { gain } => symmetric(gain * (6.0 / fan_sum()?).sqrt())?,
-            Scheme::LecunNormal => normal(0.0, 1.0 / fan(FanMode::FanIn)?.sqrt())?,
-            Scheme::LecunUniform => symmetric((3.0 / fan(FanMode::FanIn)?).sqrt())?,
+            Scheme::HeNormal {
+                mode, nonlinearity, ..
+            } => normal(0.0, nonlinearity.gain() / fan(mode)?.sqrt())?,
+            Scheme::HeUniform {
+                mode, nonlinearity, ..
+            } => symmetric(nonlinearity.gain() * (3.0 / fan(mode)?).sqrt())?,
+            Scheme::XavierNormal { gain, .. } => normal(0.0, gain * (2.0 / fan_sum()?).sqrt())?,
+            Scheme::XavierUniform { gain, .. } => symmetric(gain * (6.0 / fan_sum()?).sqrt())?,
+            Scheme::LecunNormal { .. } => normal(0.0, 1.0 / fan(FanMode::FanIn)?.sqrt())?,
+            Scheme::LecunUniform { .. } => symmetric((3.0 / fan(FanMode::FanIn)?).sqrt())?,
             Scheme::Constant { value } => Distribution::Constant {
                 value: to_f32("value", value)?,
             },
+            Scheme::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            } => truncated(mean, std, low, high)?,
+            Scheme::JaxTruncatedNormal {
+                stddev,
+                lower,
+                upper,
+            } => truncated(0.0, stddev, lower * stddev, upper * stddev)?,
+            Scheme::JaxNormal { stddev } => normal(0.0, stddev)?,
+            Scheme::JaxUniform { scale } => Distribution::Uniform {
+                low: 0.0,
+                high: to_f32("scale", scale)?,
+            },
+            Scheme::VarianceScaling {
+                scale,
+                mode,
+                distribution,
+                axes,
+            } => {
+                let (fan_in, fan_out) = axes.fans(shape, self.name())?;
+                let var = jax::variance(scale, mode, fan_in, fan_out);
+                if !var.is_finite() {
+                    return Err(Error::invalid(
+                        "shape",
+                        format!("the {mode} of shape {shape:?} is 0 ({axes})"),
+                    ));
+                }
+                match distribution {
+                    VarianceDistribution::Normal => normal(0.0, var.sqrt())?,
+                    VarianceDistribution::Uniform => symmetric((3.0 * var).sqrt())?,
+                    VarianceDistribution::TruncatedNormal => {
+                        let std = var.sqrt() / jax::TRUNCATED_STD_CORRECTION;
+                        truncated(0.0, std, -2.0 * std, 2.0 * std)?
+                    }
+                }
+            }
+            Scheme::Structured(_) => unreachable!("returned above"),
         };
         Ok(dist)
     }
@@ -536,18 +920,59 @@ impl fmt::Display for Scheme {
         match self {
             Scheme::Normal { mean, std } => write!(f, "normal(mean={mean}, std={std})"),
             Scheme::Uniform { low, high } => write!(f, "uniform(low={low}, high={high})"),
-            Scheme::HeNormal { mode, nonlinearity } | Scheme::HeUniform { mode, nonlinearity } => {
+            Scheme::HeNormal {
+                mode,
+                nonlinearity,
+                layout,
+            }
+            | Scheme::HeUniform {
+                mode,
+                nonlinearity,
+                layout,
+            } => {
                 write!(
                     f,
-                    "{}(mode={mode}, nonlinearity={nonlinearity})",
+                    "{}(mode={mode}, nonlinearity={nonlinearity}{layout})",
                     self.name()
                 )
             }
-            Scheme::XavierNormal { gain } | Scheme::XavierUniform { gain } => {
-                write!(f, "{}(gain={gain})", self.name())
+            Scheme::XavierNormal { gain, layout } | Scheme::XavierUniform { gain, layout } => {
+                write!(f, "{}(gain={gain}{layout})", self.name())
             }
-            Scheme::LecunNormal | Scheme::LecunUniform => f.write_str(self.name()),
+            Scheme::LecunNormal { layout } | Scheme::LecunUniform { layout } => {
+                let layout = layout.to_string();
+                match layout.strip_prefix(", ") {
+                    Some(params) => write!(f, "{}({params})", self.name()),
+                    None => f.write_str(self.name()),
+                }
+            }
             Scheme::Constant { value } => write!(f, "constant(value={value})"),
+            Scheme::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            } => write!(f, "trunc-normal(mean={mean}, std={std}, a={low}, b={high})"),
+            Scheme::JaxTruncatedNormal {
+                stddev,
+                lower,
+                upper,
+            } => write!(
+                f,
+                "jax-truncated-normal(stddev={stddev}, lower={lower}, upper={upper})"
+            ),
+            Scheme::JaxNormal { stddev } => write!(f, "jax-normal(stddev={stddev})"),
+            Scheme::JaxUniform { scale } => write!(f, "jax-uniform(scale={scale})"),
+            Scheme::VarianceScaling {
+                scale,
+                mode,
+                distribution,
+                axes,
+            } => write!(
+                f,
+                "variance-scaling(scale={scale}, mode={mode}, distribution={distribution}, {axes})"
+            ),
+            Scheme::Structured(structured) => write!(f, "{structured}"),
         }
     }
 }
@@ -578,8 +1003,23 @@ pub fn split_call(s: &str) -> Result<(&str, Vec<(&str, &str)>)> {
             format!("{s:?} has '(' without a closing ')'"),
         ));
     };
-    let params = inner
-        .split(',')
+    // Split at top-level commas only, so that tuples such as `in_axis=(0, 1)` stay whole.
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&inner[start..]);
+    let params = parts
+        .into_iter()
         .filter(|p| !p.trim().is_empty())
         .map(|p| {
             p.split_once('=')
@@ -646,6 +1086,65 @@ fn normal(mean: f64, std: f64) -> Result<Distribution> {
     Ok(Distribution::Normal {
         mean: to_f32("mean", mean)?,
         std: to_f32("std", std)?,
+    })
+}
+
+/// N(mean, std^2) truncated to `[low, high]`, checked: finite mean and std > 0, bounds not
+/// NaN with `low < high` (either may be infinite), an interval probability of at least
+/// [`MIN_TRUNCATION_MASS`], and every value within f32 range.
+fn truncated(mean: f64, std: f64, low: f64, high: f64) -> Result<Distribution> {
+    if !mean.is_finite() {
+        return Err(Error::invalid(
+            "mean",
+            format!("{mean} is not a finite number"),
+        ));
+    }
+    if !std.is_finite() || std <= 0.0 {
+        return Err(Error::invalid(
+            "std",
+            format!("{std}; a truncated normal needs a finite std > 0"),
+        ));
+    }
+    if low.is_nan() || high.is_nan() || low >= high {
+        return Err(Error::invalid(
+            "truncation bounds",
+            format!("a = {low} must be below b = {high}"),
+        ));
+    }
+    let bound = |what: &'static str, v: f64| {
+        if v.is_infinite() {
+            Ok(v as f32)
+        } else {
+            to_f32(what, v)
+        }
+    };
+    let (mean32, std32) = (to_f32("mean", mean)?, to_f32("std", std)?);
+    let (low32, high32) = (bound("a", low)?, bound("b", high)?);
+    let z = |x: f32| (f64::from(x) - f64::from(mean32)) / f64::from(std32);
+    let (_, _, mass) = Truncation::new_f64(z(low32), z(high32));
+    if mass.is_nan() || mass < MIN_TRUNCATION_MASS {
+        return Err(Error::invalid(
+            "truncation bounds",
+            format!(
+                "[{low}, {high}] holds probability {mass:e} of N({mean}, {std}^2), below the \
+                 {MIN_TRUNCATION_MASS:e} this generator can sample (bounds more than about \
+                 11.5 std beyond the mean on one side)"
+            ),
+        ));
+    }
+    // |z| <= 13.2 for every CDF coordinate >= 2^-126; the clamp bounds the rest.
+    let reach = mean.abs() + 13.2 * std;
+    if reach >= f64::from(f32::MAX) && (low.is_infinite() || high.is_infinite()) {
+        return Err(Error::invalid(
+            "std",
+            format!("mean {mean} and std {std} reach {reach:e}, past the largest f32"),
+        ));
+    }
+    Ok(Distribution::TruncatedNormal {
+        mean: mean32,
+        std: std32,
+        low: low32,
+        high: high32,
     })
 }
 
@@ -766,7 +1265,8 @@ mod tests {
             he,
             Scheme::HeNormal {
                 mode: FanMode::FanIn,
-                nonlinearity: KAIMING_DEFAULT
+                nonlinearity: KAIMING_DEFAULT,
+                layout: FanLayout::default(),
             }
         );
         assert_eq!(KAIMING_DEFAULT.gain(), 2f64.sqrt());
@@ -799,7 +1299,9 @@ mod tests {
             he.distribution(&[10]),
             Err(Error::FansUndefined { .. })
         ));
-        assert!(he.distribution(&[10, 0]).is_err());
+        // Zero-element tensors are a no-op, as PyTorch's "Initializing zero-element tensors
+        // is a no-op": no fan is needed.
+        assert!(he.distribution(&[10, 0]).is_ok());
         assert!(
             "normal"
                 .parse::<Scheme>()

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::philox::Key;
 use crate::scheme::Scheme;
 use crate::stream;
-use crate::transform::{Affine, Distribution};
+use crate::transform::{Affine, Distribution, Kind};
 
 /// One named tensor to initialize.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,9 +139,30 @@ pub struct FillPlan {
 }
 
 impl FillPlan {
-    /// The kernel's view of the distribution.
+    /// The kernel's view of the distribution, for f32 output.
     pub fn affine(&self) -> Affine {
         self.distribution.affine()
+    }
+
+    /// The kernel's view of the distribution for output in `dtype` (a truncated normal clamps
+    /// to its bounds rounded inward to `dtype`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if no `dtype` value lies within a truncated normal's bounds.
+    pub fn affine_for(&self, dtype: Dtype) -> Result<Affine> {
+        let affine = self.distribution.affine_for(dtype);
+        let t = affine.truncation;
+        if affine.kind == Kind::TruncatedNormal && t.low > t.high {
+            return Err(Error::invalid(
+                "truncation bounds",
+                format!(
+                    "{:?}: no {dtype} value lies within its bounds",
+                    self.distribution
+                ),
+            ));
+        }
+        Ok(affine)
     }
 
     /// Checks that elements `[first_elem, first_elem + len_elems)` lie inside the tensor.

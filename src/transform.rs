@@ -31,7 +31,9 @@
 
 use core::f64::consts::{FRAC_PI_2, LN_2};
 
+use crate::dtype::Dtype;
 use crate::philox::Block;
+use crate::structured::Structure;
 
 /// 2^-24, the spacing of the uniform grid (exact in f32).
 pub const UNIFORM_STEP: f32 = 1.0 / 16_777_216.0;
@@ -178,6 +180,109 @@ pub fn box_muller(word_radius: u32, word_angle: u32) -> (f32, f32) {
     (radius * cos, radius * sin)
 }
 
+/// Polynomial pieces of [`inverse_normal_lower`]: `h(w)` on `w` in [0, 5], as a polynomial in
+/// `w - INVERSE_NORMAL_CENTRES[0]`. Fitted by `scripts/fit-inverse-normal.py` (weighted least
+/// squares at Chebyshev nodes against a 90-digit erfinv, rounded to f32).
+pub const INVERSE_NORMAL_A: [f32; 10] = [
+    2.123_313_4,
+    0.348_802_03,
+    -0.005_907_719_5,
+    -0.001_771_621,
+    0.000_308_787_7,
+    -7.032_982_5e-6,
+    -4.897_553e-6,
+    6.622_295e-7,
+    3.290_139_7e-8,
+    -1.264_506_9e-8,
+];
+/// `h(w)` on `w` in (5, 16], as a polynomial in `sqrt(w) - INVERSE_NORMAL_CENTRES[1]`.
+pub const INVERSE_NORMAL_B: [f32; 9] = [
+    4.173_808_6,
+    1.419_330_4,
+    0.010_130_072,
+    -0.007_607_747,
+    0.005_454_508_6,
+    -0.003_828_410_8,
+    0.001_914_739_7,
+    -0.000_124_146_03,
+    -0.000_282_356_08,
+];
+/// `h(w)` on `w` in (16, 88], as a polynomial in `sqrt(w) - INVERSE_NORMAL_CENTRES[2]`.
+pub const INVERSE_NORMAL_C: [f32; 9] = [
+    9.272_61,
+    1.426_820_4,
+    -0.000_728_109_7,
+    -5.005_407_7e-6,
+    1.327_428e-5,
+    -2.906_540_7e-6,
+    5.179_542e-7,
+    -1.792_548_7e-7,
+    3.383_451e-8,
+];
+/// Expansion points of the three pieces: 2.5 in `w`, then the midpoints of
+/// [sqrt(5), 4] and [4, sqrt(88)] in `sqrt(w)`.
+pub const INVERSE_NORMAL_CENTRES: [f32; 3] = [2.5, 3.118_034, 6.690_416];
+
+/// Smallest `t` [`inverse_normal_lower`] accepts: 2^-126, the smallest normal f32, where
+/// `z = -13.2`.
+pub const INVERSE_NORMAL_MIN_T: f32 = f32::MIN_POSITIVE;
+
+/// Horner's rule, highest coefficient first in the evaluation, plain multiply-then-add.
+#[inline(always)]
+fn horner<const N: usize>(coeffs: &[f32; N], x: f32) -> f32 {
+    let mut acc = coeffs[N - 1];
+    let mut i = N - 1;
+    while i > 0 {
+        i -= 1;
+        acc = acc * x + coeffs[i];
+    }
+    acc
+}
+
+/// The lower half of the inverse normal CDF: `z = Phi^-1(t)` for `t` in
+/// `[2^-126, 1/2]`, so `z <= 0`.
+///
+/// With `x = 1 - 2t` and `w = -ln(4 t (1 - t)) = -ln(1 - x^2)`, `Phi^-1(t) = -sqrt(2)
+/// erfinv(x) = -x h(w)`, where `h(w) = sqrt(2) erfinv(x) / x` is smooth in `w` near 0 and in
+/// `sqrt(w)` for large `w` (the form of M. Giles, "Approximating the erfinv function", GPU
+/// Computing Gems Jade Edition, 2011, with our own three pieces reaching `w = 88`). Working
+/// from `t` rather than from `x` keeps the far tail exact: `4 t (1 - t)` has no cancellation,
+/// where `1 - x` would lose every digit below 2^-24. Relative error about 2e-7 (a few ulps)
+/// over the whole range; the logarithm is [`ln_uniform`], valid for every positive normal f32.
+#[inline(always)]
+pub fn inverse_normal_lower(t: f32) -> f32 {
+    let x = 1.0 - 2.0 * t;
+    let w = -ln_uniform(4.0 * t * (1.0 - t));
+    let h = if w <= 5.0 {
+        horner(&INVERSE_NORMAL_A, w - INVERSE_NORMAL_CENTRES[0])
+    } else if w <= 16.0 {
+        horner(&INVERSE_NORMAL_B, w.sqrt() - INVERSE_NORMAL_CENTRES[1])
+    } else {
+        horner(&INVERSE_NORMAL_C, w.sqrt() - INVERSE_NORMAL_CENTRES[2])
+    };
+    -(x * h)
+}
+
+/// One value of a truncated normal by inversion: `mean + std Phi^-1(p)` with
+/// `p = Phi(alpha) + u (Phi(beta) - Phi(alpha))`, clamped to `[low, high]`.
+///
+/// The CDF coordinate is carried from whichever end is nearer, so that both tails keep f32's
+/// relative precision: with `u` from [`uniform01`] and `1 - u` (exact on that grid),
+/// `p = p_low + u mass` and `q = 1 - p = q_high + (1 - u) mass`; the smaller of the two goes
+/// through [`inverse_normal_lower`] and the sign is restored. A lower bound 5.5 std above the
+/// mean thus gives `q` near 1.9e-8, well inside f32's range, where `p` would round to 1.
+#[inline(always)]
+pub fn truncated_normal(word: u32, affine: &Affine) -> f32 {
+    let t = &affine.truncation;
+    let u = uniform01(word);
+    let p = t.p_low + u * t.mass;
+    let q = t.q_high + (1.0 - u) * t.mass;
+    let lower = p <= q;
+    let z = inverse_normal_lower(if lower { p } else { q });
+    let z = if lower { z } else { -z };
+    (affine.offset + affine.scale * z).max(t.low).min(t.high)
+}
+
 /// The distribution of one tensor's elements, after a scheme has been resolved against the
 /// tensor's shape.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -202,6 +307,21 @@ pub enum Distribution {
         /// The value.
         value: f32,
     },
+    /// N(mean, std^2) conditioned on `[low, high]`, by inversion ([`truncated_normal`]).
+    /// Bounds may be infinite.
+    TruncatedNormal {
+        /// Mean of the untruncated normal.
+        mean: f32,
+        /// Standard deviation of the untruncated normal, > 0.
+        std: f32,
+        /// Lower bound.
+        low: f32,
+        /// Upper bound, > `low`.
+        high: f32,
+    },
+    /// A tensor computed as a whole on the CPU ([`crate::structured`]); the kernels never
+    /// see it.
+    Structured(Structure),
 }
 
 /// How the kernel turns words into values: the shader's `kind` codes.
@@ -214,38 +334,120 @@ pub enum Kind {
     Normal = 1,
     /// `offset`.
     Constant = 2,
+    /// `offset + scale * z`, `z` from [`truncated_normal`], clamped.
+    TruncatedNormal = 3,
 }
 
 /// A distribution as the kernel sees it: value = `offset + scale * x`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Affine {
-    /// Which `x`: signed uniform, standard normal, or none.
+    /// Which `x`: signed uniform, standard normal, truncated normal, or none.
     pub kind: Kind,
     /// Added last.
     pub offset: f32,
     /// Multiplies `x`.
     pub scale: f32,
+    /// The truncated normal's constants; zero for the other kinds.
+    pub truncation: Truncation,
+}
+
+/// Constants of [`truncated_normal`] for standardized bounds `alpha = (low - mean) / std` and
+/// `beta = (high - mean) / std`, computed in f64 and rounded once, so that the CPU and GPU
+/// use the same f32 values.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Truncation {
+    /// `Phi(alpha)`.
+    pub p_low: f32,
+    /// `1 - Phi(beta)`.
+    pub q_high: f32,
+    /// `Phi(beta) - Phi(alpha)`, the probability of the interval.
+    pub mass: f32,
+    /// Values are clamped to `[low, high]`: the bounds rounded inward to the output dtype, so
+    /// that rounding to f16 or bf16 cannot leave the interval.
+    pub low: f32,
+    /// See `low`.
+    pub high: f32,
+}
+
+/// Smallest interval probability a truncated normal accepts: 2^-102, so that
+/// `u * mass >= 2^-126` stays a normal f32 for every uniform `u >= 2^-24`.
+pub const MIN_TRUNCATION_MASS: f64 = 1.0 / (1u128 << 102) as f64;
+
+/// Standard normal CDF, `Phi(x) = erfc(-x / sqrt 2) / 2`, in f64 (libm's erfc keeps the
+/// relative precision of both tails).
+pub fn normal_cdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x / core::f64::consts::SQRT_2)
+}
+
+impl Truncation {
+    /// `(Phi(alpha), 1 - Phi(beta), Phi(beta) - Phi(alpha))` in f64, the interval's
+    /// probability taken from the side where it is not a difference of nearly equal numbers.
+    pub fn new_f64(alpha: f64, beta: f64) -> (f64, f64, f64) {
+        let p_low = normal_cdf(alpha);
+        let q_high = normal_cdf(-beta);
+        let mass = if alpha >= 0.0 {
+            normal_cdf(-alpha) - q_high
+        } else if beta <= 0.0 {
+            normal_cdf(beta) - p_low
+        } else {
+            1.0 - p_low - q_high
+        };
+        (p_low, q_high, mass)
+    }
+
+    /// The constants for `[low, high]` of N(mean, std^2), with clamp bounds rounded inward
+    /// to `dtype`.
+    fn new(mean: f32, std: f32, low: f32, high: f32, dtype: Dtype) -> Self {
+        let (mean, std) = (f64::from(mean), f64::from(std));
+        let alpha = (f64::from(low) - mean) / std;
+        let beta = (f64::from(high) - mean) / std;
+        let (p_low, q_high, mass) = Self::new_f64(alpha, beta);
+        Self {
+            p_low: p_low as f32,
+            q_high: q_high as f32,
+            mass: mass as f32,
+            low: dtype.round_up(low),
+            high: dtype.round_down(high),
+        }
+    }
 }
 
 impl Distribution {
-    /// The offset and scale the CPU and GPU both apply. Uniform centre and half-width are
-    /// computed in f64 and rounded once, so both paths use the same f32 constants.
+    /// The constants the CPU and GPU both apply for f32 output: [`Distribution::affine_for`]
+    /// with [`Dtype::F32`].
     pub fn affine(&self) -> Affine {
+        self.affine_for(Dtype::F32)
+    }
+
+    /// The constants the CPU and GPU both apply for output in `dtype`. Uniform centre and
+    /// half-width, and the truncated normal's constants, are computed in f64 and rounded
+    /// once, so both paths use the same f32 values. Only the truncated normal depends on
+    /// `dtype` (its clamp bounds; see [`Truncation`]).
+    pub fn affine_for(&self, dtype: Dtype) -> Affine {
+        let plain = |kind, offset, scale| Affine {
+            kind,
+            offset,
+            scale,
+            truncation: Truncation::default(),
+        };
         match *self {
-            Distribution::Normal { mean, std } => Affine {
-                kind: Kind::Normal,
-                offset: mean,
-                scale: std,
-            },
-            Distribution::Uniform { low, high } => Affine {
-                kind: Kind::Uniform,
-                offset: ((f64::from(low) + f64::from(high)) / 2.0) as f32,
-                scale: ((f64::from(high) - f64::from(low)) / 2.0) as f32,
-            },
-            Distribution::Constant { value } => Affine {
-                kind: Kind::Constant,
-                offset: value,
-                scale: 0.0,
+            Distribution::Normal { mean, std } => plain(Kind::Normal, mean, std),
+            Distribution::Uniform { low, high } => plain(
+                Kind::Uniform,
+                ((f64::from(low) + f64::from(high)) / 2.0) as f32,
+                ((f64::from(high) - f64::from(low)) / 2.0) as f32,
+            ),
+            Distribution::Constant { value } => plain(Kind::Constant, value, 0.0),
+            // Routed to `structured::fill_range` before any kernel; zeros if it ever were not.
+            Distribution::Structured(_) => plain(Kind::Constant, 0.0, 0.0),
+            Distribution::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            } => Affine {
+                truncation: Truncation::new(mean, std, low, high, dtype),
+                ..plain(Kind::TruncatedNormal, mean, std)
             },
         }
     }
@@ -258,6 +460,13 @@ impl Distribution {
                 (f64::from(high) - f64::from(low)) / 12f64.sqrt()
             }
             Distribution::Constant { .. } => 0.0,
+            Distribution::Structured(s) => s.mean_std().1,
+            Distribution::TruncatedNormal { std, .. } => {
+                let (alpha, beta, mass, phi_a, phi_b) = self.standardized();
+                let (a_phi, b_phi) = (tail_term(alpha, phi_a), tail_term(beta, phi_b));
+                let shift = (phi_a - phi_b) / mass;
+                f64::from(std) * (1.0 + (a_phi - b_phi) / mass - shift * shift).sqrt()
+            }
         }
     }
 
@@ -267,8 +476,38 @@ impl Distribution {
             Distribution::Normal { mean, .. } => f64::from(mean),
             Distribution::Uniform { low, high } => (f64::from(low) + f64::from(high)) / 2.0,
             Distribution::Constant { value } => f64::from(value),
+            Distribution::Structured(s) => s.mean_std().0,
+            Distribution::TruncatedNormal { mean, std, .. } => {
+                let (_, _, mass, phi_a, phi_b) = self.standardized();
+                f64::from(mean) + f64::from(std) * (phi_a - phi_b) / mass
+            }
         }
     }
+
+    /// For a truncated normal: `(alpha, beta, mass, phi(alpha), phi(beta))`, the standardized
+    /// bounds, the interval's probability and the standard normal density at the bounds.
+    fn standardized(&self) -> (f64, f64, f64, f64, f64) {
+        let Distribution::TruncatedNormal {
+            mean,
+            std,
+            low,
+            high,
+        } = *self
+        else {
+            return (0.0, 0.0, 1.0, 0.0, 0.0);
+        };
+        let (mean, std) = (f64::from(mean), f64::from(std));
+        let alpha = (f64::from(low) - mean) / std;
+        let beta = (f64::from(high) - mean) / std;
+        let t = Truncation::new_f64(alpha, beta);
+        let density = |x: f64| (-0.5 * x * x).exp() / (2.0 * core::f64::consts::PI).sqrt();
+        (alpha, beta, t.2, density(alpha), density(beta))
+    }
+}
+
+/// `x phi(x)`, 0 at infinite `x` (where the density vanishes faster than `x` grows).
+fn tail_term(x: f64, phi: f64) -> f64 {
+    if x.is_finite() { x * phi } else { 0.0 }
 }
 
 impl Affine {
@@ -283,6 +522,7 @@ impl Affine {
             }
             Kind::Uniform => words.map(|w| self.offset + self.scale * uniform_signed(w)),
             Kind::Constant => [self.offset; 4],
+            Kind::TruncatedNormal => words.map(|w| truncated_normal(w, self)),
         }
     }
 }
@@ -380,5 +620,101 @@ mod tests {
                 "cos coefficient {k}"
             );
         }
+    }
+
+    #[test]
+    fn inverse_normal_lower_is_within_3e_7_relative_of_statrs_over_its_whole_range() {
+        use statrs::distribution::{ContinuousCDF, Normal};
+        // Log-spaced t from 2^-126 to 1/2 (4000 points per decade of binary exponent), plus
+        // the points where the pieces meet (w = 5 and w = 16), against statrs's f64 inverse.
+        let n = Normal::standard();
+        let mut worst = (0.0f64, 0.0f32);
+        let boundaries = [5.0f64, 16.0].map(|w| {
+            // 4 t (1 - t) = e^-w.
+            ((1.0 - (1.0 - (-w).exp()).sqrt()) / 2.0) as f32
+        });
+        let grid = (0..=126 * 64).map(|k| (2.0f64).powf(-(k as f64) / 64.0 - 1.0) as f32);
+        for t in grid
+            .chain(boundaries)
+            .chain(boundaries.map(f32::next_up))
+            .chain(boundaries.map(f32::next_down))
+            .filter(|&t| t >= INVERSE_NORMAL_MIN_T)
+        {
+            let exact = n.inverse_cdf(f64::from(t));
+            let got = f64::from(inverse_normal_lower(t));
+            let rel = if exact == 0.0 {
+                got.abs()
+            } else {
+                ((got - exact) / exact).abs()
+            };
+            if rel > worst.0 {
+                worst = (rel, t);
+            }
+            assert!(got <= 0.0, "t = {t:e} gave {got}");
+        }
+        assert!(
+            worst.0 <= 3e-7,
+            "worst relative error {:e} at t = {:e}",
+            worst.0,
+            worst.1
+        );
+        assert_eq!(inverse_normal_lower(0.5), 0.0);
+    }
+
+    #[test]
+    fn truncated_normal_stays_inside_far_tail_bounds_for_every_word_class() {
+        // A lower bound 5.5 std above the mean, no upper bound: q = (1 - u) Q(5.5) ~ 2e-8.
+        for (low, high) in [
+            (5.5f32, f32::INFINITY),
+            (-2.0, 2.0),
+            (-11.0, -10.5),
+            (0.0, 1e-3),
+        ] {
+            let d = Distribution::TruncatedNormal {
+                mean: 0.0,
+                std: 1.0,
+                low,
+                high,
+            };
+            let affine = d.affine();
+            let mut min = f32::INFINITY;
+            let mut max = f32::NEG_INFINITY;
+            for w in (0u32..=u32::MAX).step_by(65_537).chain([0, 255, u32::MAX]) {
+                let v = truncated_normal(w, &affine);
+                assert!(
+                    v.is_finite() && v >= low && v <= high,
+                    "{d:?}: {v} at {w:#x}"
+                );
+                min = min.min(v);
+                max = max.max(v);
+            }
+            // The sample reaches both ends of the interval (or deep into an open one).
+            let span = if high.is_finite() { high - low } else { 1.0 };
+            assert!(min - low < 0.01 * span, "{d:?}: min {min}");
+            if high.is_finite() {
+                assert!(high - max < 0.01 * span, "{d:?}: max {max}");
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_mean_and_std_match_the_untruncated_limit_and_a_half_normal() {
+        let wide = Distribution::TruncatedNormal {
+            mean: 2.0,
+            std: 3.0,
+            low: f32::NEG_INFINITY,
+            high: f32::INFINITY,
+        };
+        assert!((wide.mean() - 2.0).abs() < 1e-12 && (wide.std() - 3.0).abs() < 1e-12);
+        // Half-normal: mean sqrt(2 / pi), variance 1 - 2 / pi.
+        let half = Distribution::TruncatedNormal {
+            mean: 0.0,
+            std: 1.0,
+            low: 0.0,
+            high: f32::INFINITY,
+        };
+        let pi = core::f64::consts::PI;
+        assert!((half.mean() - (2.0 / pi).sqrt()).abs() < 1e-12);
+        assert!((half.std() - (1.0 - 2.0 / pi).sqrt()).abs() < 1e-12);
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use weight_init::dtype::Dtype;
 use weight_init::scheme::Scheme;
 use weight_init::spec::TensorSpec;
-use weight_init::transform::{Affine, Distribution, Kind, MAX_ABS_NORMAL};
+use weight_init::transform::{Distribution, MAX_ABS_NORMAL};
 
 /// Largest GPU-CPU difference allowed on a device that does not round division and sqrt as
 /// IEEE 754 requires (WGSL allows 2.5 ulp for both) or that fuses multiply-adds: relative
@@ -75,6 +75,17 @@ fn every_scheme_agrees_with_the_cpu_at_odd_offsets_and_chunk_sizes() {
         "lecun",
         "ones",
         "constant(value=-0.25)",
+        "trunc-normal",
+        "trunc-normal(mean=1, std=0.002, a=-2, b=2)",
+        "trunc-normal(a=5.5, b=inf)",
+        "jax-truncated-normal(stddev=0.5, lower=-8, upper=-5.6)",
+        "jax-he-normal",
+        "variance-scaling(scale=3, mode=fan_geo_avg, distribution=uniform)",
+        "jax-uniform",
+        // Whole-tensor schemes: the GPU context hands them to the CPU path.
+        "orthogonal",
+        "sparse(sparsity=0.3)",
+        "eye",
     ] {
         let spec = TensorSpec::new("layer.7.weight", vec![300, 257], scheme.parse().unwrap());
         let plan = spec.plan(2024).unwrap();
@@ -127,11 +138,34 @@ fn extreme_words_give_finite_bounded_values_on_both_paths() {
             words.extend([a, b, b, a]);
         }
     }
-    for kind in [Kind::Normal, Kind::Uniform] {
-        let affine = Affine {
-            kind,
-            offset: 0.0,
-            scale: 1.0,
+    let truncated = |low: f32, high: f32| Distribution::TruncatedNormal {
+        mean: 0.0,
+        std: 1.0,
+        low,
+        high,
+    };
+    for dist in [
+        Distribution::Normal {
+            mean: 0.0,
+            std: 1.0,
+        },
+        Distribution::Uniform {
+            low: -1.0,
+            high: 1.0,
+        },
+        truncated(f32::NEG_INFINITY, f32::INFINITY),
+        truncated(-2.0, 2.0),
+        // Far tail: the inverse CDF reaches its third piece here.
+        truncated(5.5, f32::INFINITY),
+        truncated(f32::NEG_INFINITY, -11.0),
+    ] {
+        let affine = dist.affine();
+        let kind = affine.kind;
+        // Box-Muller and the uniform stay within MAX_ABS_NORMAL; a truncated normal within
+        // its bounds.
+        let (low, high) = match dist {
+            Distribution::TruncatedNormal { low, high, .. } => (low, high),
+            _ => (-MAX_ABS_NORMAL, MAX_ABS_NORMAL),
         };
         let cpu: Vec<f32> = words
             .chunks_exact(4)
@@ -143,14 +177,17 @@ fn extreme_words_give_finite_bounded_values_on_both_paths() {
         let on_gpu: Vec<f32> = on_gpu.into_iter().map(f32::from_bits).collect();
         for (&c, &g) in cpu.iter().zip(&on_gpu) {
             assert!(c.is_finite() && g.is_finite(), "{kind:?}: CPU {c} GPU {g}");
-            assert!(c.abs() <= MAX_ABS_NORMAL && g.abs() <= MAX_ABS_NORMAL);
+            assert!(
+                (low..=high).contains(&c) && (low..=high).contains(&g),
+                "{dist:?}: CPU {c} GPU {g} outside [{low}, {high}]"
+            );
         }
         assert_floats_agree(
             &cpu,
             &on_gpu,
             1.0,
             gpu.is_software(),
-            &format!("{kind:?} extremes"),
+            &format!("{kind:?} extremes of {dist:?}"),
         );
     }
 }
@@ -204,6 +241,9 @@ fn f16_and_bf16_outputs_agree_bit_for_bit_and_stay_finite() {
             ("normal(std=30000)", 2),
             ("uniform(low=-1e-6, high=1e-6)", 3),
             ("he", 4),
+            // Bounds that are not f16/bf16 values: the clamp rounds them inward per dtype.
+            ("trunc-normal(mean=0.3, std=0.7, a=0.1, b=0.7)", 5),
+            ("trunc-normal(a=5.5, b=inf)", 6),
         ] {
             let plan = TensorSpec::new("w", vec![1000, 301], scheme.parse().unwrap())
                 .plan(seed)
@@ -231,6 +271,15 @@ fn f16_and_bf16_outputs_agree_bit_for_bit_and_stay_finite() {
                 for (a, b) in c.iter().zip(&g) {
                     assert!((a - b).abs() <= step * a.abs().max(plan.affine().scale));
                 }
+            }
+            let decoded = dtype.decode(&cpu);
+            if let Distribution::TruncatedNormal { low, high, .. } = plan.distribution {
+                assert!(
+                    decoded.iter().all(|v| (low..=high).contains(v)),
+                    "{dtype} {scheme}: a value left [{low}, {high}]"
+                );
+                // Its f32 values clamp to the f32 bounds, so they convert differently.
+                continue;
             }
             // The f32 values, converted on the host, give the same bytes as the device did.
             let mut values = vec![0.0f32; len];
@@ -304,7 +353,12 @@ fn every_simd_level_of_the_cpu_path_agrees_with_the_gpu() {
         return;
     };
     let exact = gpu.is_software();
-    for scheme in ["normal(mean=0.1, std=2)", "he-uniform"] {
+    for scheme in [
+        "normal(mean=0.1, std=2)",
+        "he-uniform",
+        "trunc-normal(a=-1, b=0.5)",
+        "trunc-normal(a=5.5, b=inf)",
+    ] {
         let plan = TensorSpec::new("simd", vec![5003, 17], scheme.parse().unwrap())
             .plan(31)
             .unwrap();

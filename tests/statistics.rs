@@ -6,7 +6,7 @@
 //! Every threshold is derived from the sample size at significance `ALPHA` = 0.001 per check,
 //! with fixed seeds, so a failure is both reproducible and (absent a bug) a 1-in-1000 event.
 
-use statrs::distribution::{ContinuousCDF, Normal, Uniform};
+use statrs::distribution::{Continuous, ContinuousCDF, Normal, Uniform};
 use weight_init::cpu;
 use weight_init::spec::{FillPlan, TensorSpec};
 use weight_init::transform::Distribution;
@@ -67,6 +67,56 @@ fn pearson(a: &[f32], b: &[f32]) -> f64 {
     cov / (va * vb).sqrt()
 }
 
+/// CDF of N(mean, std^2) truncated to [low, high], from statrs; through the survival function
+/// when the interval lies above the mean, so far upper tails keep their precision.
+fn truncated_cdf(mean: f32, std: f32, low: f32, high: f32) -> impl Fn(f64) -> f64 {
+    let n = Normal::standard();
+    let z = move |x: f32| (f64::from(x) - f64::from(mean)) / f64::from(std);
+    let (alpha, beta) = (z(low), z(high));
+    move |x: f64| {
+        let x = ((x - f64::from(mean)) / f64::from(std)).clamp(alpha, beta);
+        if alpha >= 0.0 {
+            (n.sf(alpha) - n.sf(x)) / (n.sf(alpha) - n.sf(beta))
+        } else {
+            (n.cdf(x) - n.cdf(alpha)) / (n.cdf(beta) - n.cdf(alpha))
+        }
+    }
+}
+
+/// Mean, std and kurtosis of N(mean, std^2) truncated to [low, high], by Simpson's rule on
+/// statrs's density (independent of the closed forms in the library), over the interval
+/// intersected with mean +- 40 std.
+fn truncated_moments(mean: f32, std: f32, low: f32, high: f32) -> (f64, f64, f64) {
+    let (mu, sigma) = (f64::from(mean), f64::from(std));
+    let a = f64::from(low).max(mu - 40.0 * sigma);
+    let b = f64::from(high).min(mu + 40.0 * sigma);
+    let d = Normal::new(mu, sigma).unwrap();
+    let steps = 200_000;
+    let h = (b - a) / steps as f64;
+    let integral = |f: &dyn Fn(f64) -> f64| {
+        (0..=steps)
+            .map(|i| {
+                let x = a + i as f64 * h;
+                let w = if i == 0 || i == steps {
+                    1.0
+                } else if i % 2 == 1 {
+                    4.0
+                } else {
+                    2.0
+                };
+                w * f(x) * d.pdf(x)
+            })
+            .sum::<f64>()
+            * h
+            / 3.0
+    };
+    let mass = integral(&|_| 1.0);
+    let m = integral(&|x| x) / mass;
+    let var = integral(&|x| (x - m).powi(2)) / mass;
+    let m4 = integral(&|x| (x - m).powi(4)) / mass;
+    (m, var.sqrt(), m4 / (var * var))
+}
+
 /// Mean, variance, KS and range of one scheme's output against its formula.
 fn check_distribution(scheme: &str, shape: Vec<u64>, seed: u64) {
     let (plan, values) = fill("stat.weight", shape, scheme, seed);
@@ -91,7 +141,26 @@ fn check_distribution(scheme: &str, shape: Vec<u64>, seed: u64) {
             let d = Uniform::new(f64::from(low), f64::from(high)).unwrap();
             (1.8, Box::new(move |x| d.cdf(x)))
         }
-        Distribution::Constant { .. } => unreachable!("constant schemes are checked elsewhere"),
+        Distribution::Constant { .. } | Distribution::Structured(_) => {
+            unreachable!("constant and whole-tensor schemes are checked elsewhere")
+        }
+        Distribution::TruncatedNormal {
+            mean,
+            std,
+            low,
+            high,
+        } => {
+            assert!(
+                values.iter().all(|&v| v >= low && v <= high),
+                "{scheme}: out of [{low}, {high}]"
+            );
+            let moments = truncated_moments(mean, std, low, high);
+            assert!(
+                (moments.0 - mu).abs() <= 1e-9 * sigma && (moments.1 - sigma).abs() <= 1e-9 * sigma,
+                "{scheme}: closed-form mean/std {mu}/{sigma} vs numerical {moments:?}"
+            );
+            (moments.2, Box::new(truncated_cdf(mean, std, low, high)))
+        }
     };
     let mean_bound = z_crit() * sigma / (n as f64).sqrt();
     assert!(
@@ -145,6 +214,97 @@ fn uniform_schemes_match_their_formulas_in_moments_and_ks() {
     .enumerate()
     {
         check_distribution(scheme, vec![1024, 1024], 200 + i as u64);
+    }
+}
+
+#[test]
+fn truncated_and_variance_scaling_schemes_match_their_formulas_in_moments_and_ks() {
+    for (i, scheme) in [
+        "trunc-normal",
+        "trunc-normal(mean=1, std=0.002, a=-2, b=2)",
+        "trunc-normal(mean=0.5, std=2, a=0, b=1)",
+        "trunc-normal(a=5.5, b=inf)",
+        "trunc-normal(a=-inf, b=-6)",
+        "jax-truncated-normal(stddev=0.3, lower=-1, upper=3)",
+        "jax-he-normal",
+        "jax-glorot-normal(in_axis=0, out_axis=1)",
+        "jax-lecun-uniform",
+        "variance-scaling(scale=0.5, mode=fan_geo_avg, distribution=normal, batch_axis=0)",
+        "jax-normal",
+        "jax-uniform(scale=3)",
+    ]
+    .iter()
+    .enumerate()
+    {
+        check_distribution(scheme, vec![8, 512, 256], 300 + i as u64);
+    }
+}
+
+/// Far-tail truncated normals in every dtype: every value inside [a, b], and the empirical
+/// CDF at each distinct value equal, within the KS bound, to the probability of rounding to
+/// at most that value (the CDF at the midpoint to the dtype's next value). A pile-up at a
+/// bound would exceed that bound at the lowest or highest value.
+#[test]
+fn far_tail_truncated_normals_keep_shape_and_bounds_in_every_dtype() {
+    use weight_init::dtype::Dtype;
+    for (i, scheme) in [
+        "trunc-normal(std=0.002, a=-2, b=2)",
+        "trunc-normal(a=5.5, b=inf)",
+        "trunc-normal(a=5.5, b=6)",
+        "trunc-normal(mean=3, std=0.5, a=0.2, b=0.7)",
+        "jax-truncated-normal(stddev=1, lower=-8, upper=-5.5)",
+    ]
+    .iter()
+    .enumerate()
+    {
+        for dtype in [Dtype::F32, Dtype::F16, Dtype::BF16] {
+            let plan = TensorSpec::new("tail", vec![1 << 20], scheme.parse().unwrap())
+                .plan(500 + i as u64)
+                .unwrap();
+            let Distribution::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            } = plan.distribution
+            else {
+                panic!("{scheme}: {:?}", plan.distribution)
+            };
+            let mut bytes = vec![0u8; (plan.len_elems as usize) * dtype.size_bytes()];
+            cpu::fill_range_as(&plan, dtype, 0, &mut bytes).unwrap();
+            let mut values = dtype.decode(&bytes);
+            assert!(
+                values
+                    .iter()
+                    .all(|v| v.is_finite() && *v >= low && *v <= high),
+                "{scheme} {dtype}: a value outside [{low}, {high}]"
+            );
+            values.sort_by(f32::total_cmp);
+            let cdf = truncated_cdf(mean, std, low, high);
+            let n = values.len();
+            let mut worst = 0.0f64;
+            let mut i = 0;
+            while i < n {
+                let v = values[i];
+                let mut j = i;
+                while j < n && values[j] == v {
+                    j += 1;
+                }
+                let next = dtype.round_up(v.next_up());
+                let edge = (f64::from(v) + f64::from(next)) / 2.0;
+                worst = worst.max((j as f64 / n as f64 - cdf(edge)).abs());
+                // Just below v: everything before it.
+                let prev = dtype.round_down(v.next_down());
+                let below = (f64::from(v) + f64::from(prev)) / 2.0;
+                worst = worst.max((i as f64 / n as f64 - cdf(below)).abs());
+                i = j;
+            }
+            assert!(
+                worst <= ks_crit(n),
+                "{scheme} {dtype}: CDF distance {worst} exceeds {}",
+                ks_crit(n)
+            );
+        }
     }
 }
 

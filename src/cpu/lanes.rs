@@ -15,7 +15,7 @@
 use std::sync::OnceLock;
 
 use crate::philox::{Key, philox4x32_lanes};
-use crate::transform::{Affine, Kind, box_muller, uniform_signed};
+use crate::transform::{Affine, Kind, box_muller, truncated_normal, uniform_signed};
 
 /// Blocks per group: 16 blocks of 32-bit lanes fill two AVX-512 or four AVX2 registers per
 /// counter word, enough independent work to hide the latency of the multiplies.
@@ -181,6 +181,13 @@ fn fill_blocks_generic<const VECTOR_MUL32: bool>(
             }
         }
         Kind::Constant => values = [[affine.offset; LANES]; 4],
+        Kind::TruncatedNormal => {
+            for j in 0..4 {
+                for l in 0..LANES {
+                    values[j][l] = truncated_normal(words[j][l], affine);
+                }
+            }
+        }
     }
     for (l, block) in out.chunks_exact_mut(4).enumerate() {
         for j in 0..4 {
@@ -194,6 +201,7 @@ mod tests {
     use super::*;
     use crate::philox::philox4x32;
     use crate::stream::counter;
+    use crate::transform::Distribution;
 
     #[test]
     fn every_available_level_matches_the_scalar_blocks() {
@@ -202,21 +210,24 @@ mod tests {
         // A group that crosses the 2^32 block boundary.
         let first = (1u64 << 32) - 5;
         for affine in [
-            Affine {
-                kind: Kind::Normal,
-                offset: 0.25,
-                scale: 3.0,
-            },
-            Affine {
-                kind: Kind::Uniform,
-                offset: -1.0,
-                scale: 0.5,
-            },
-            Affine {
-                kind: Kind::Constant,
-                offset: 7.0,
-                scale: 0.0,
-            },
+            Distribution::Normal {
+                mean: 0.25,
+                std: 3.0,
+            }
+            .affine(),
+            Distribution::Uniform {
+                low: -1.5,
+                high: -0.5,
+            }
+            .affine(),
+            Distribution::Constant { value: 7.0 }.affine(),
+            Distribution::TruncatedNormal {
+                mean: 1.0,
+                std: 2.0,
+                low: -0.5,
+                high: 12.0,
+            }
+            .affine_for(crate::dtype::Dtype::BF16),
         ] {
             let expected: Vec<f32> = (0..LANES as u64)
                 .flat_map(|l| affine.block_values(philox4x32(counter(first + l, stream), key)))

@@ -8,7 +8,7 @@ use super::kernel::{self, Grid, MAX_WORKGROUPS_PER_DIM, Params};
 use crate::dtype::Dtype;
 use crate::error::{Error, Result};
 use crate::spec::{FillPlan, TensorSpec};
-use crate::transform::Affine;
+use crate::transform::{Affine, Distribution};
 
 /// Which adapters [`GpuContext::new`] may pick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,8 +271,16 @@ impl GpuContext {
         let size = dtype.size_bytes();
         let len_elems = dtype.elems_in(out.len())?;
         plan.check_range(first_elem, len_elems)?;
+        plan.affine_for(dtype)?;
         if len_elems == 0 {
             return Ok(());
+        }
+        if matches!(plan.distribution, Distribution::Structured(_)) {
+            log::debug!(
+                "whole-tensor scheme on stream {:#x}: computed on the CPU",
+                plan.stream
+            );
+            return crate::cpu::fill_range_as(plan, dtype, first_elem, out);
         }
         let end_elem = first_elem + len_elems;
         let (first_block, end_block) = (first_elem / 4, end_elem.div_ceil(4));
@@ -351,10 +359,7 @@ impl GpuContext {
         for chunk in words.chunks_mut(4 * chunk_blocks) {
             let params = Params {
                 len: (chunk.len() / 4) as u32,
-                kind: affine.kind as u32,
-                offset: affine.offset,
-                scale: affine.scale,
-                ..Params::default()
+                ..Params::with_affine(&affine)
             };
             self.dispatch(
                 &self.transform_pipeline,
@@ -401,6 +406,16 @@ impl GpuContext {
     ) -> Result<()> {
         let size = dtype.size_bytes() as u64;
         plan.check_range(first_elem, len_elems)?;
+        plan.affine_for(dtype)?;
+        if let Distribution::Structured(structure) = plan.distribution {
+            return Err(Error::invalid(
+                "scheme",
+                format!(
+                    "{structure:?} is computed from the whole tensor on the CPU, not by the \
+                     kernel; fill a host buffer with cpu::fill_range_as and upload it"
+                ),
+            ));
+        }
         if !buffer.usage().contains(wgpu::BufferUsages::STORAGE) {
             return Err(Error::invalid(
                 "buffer",

@@ -3,7 +3,10 @@
 
 use crate::dtype::Dtype;
 use crate::spec::FillPlan;
-use crate::transform::{COS_COEFFS, LOG_COEFFS, SIN_COEFFS, UNIFORM_STEP};
+use crate::transform::{
+    Affine, COS_COEFFS, INVERSE_NORMAL_A, INVERSE_NORMAL_B, INVERSE_NORMAL_C,
+    INVERSE_NORMAL_CENTRES, LOG_COEFFS, SIN_COEFFS, UNIFORM_STEP,
+};
 
 /// The kernel source, `shaders/fill.wgsl`, embedded at compile time.
 pub const FILL_WGSL: &str = include_str!("../../shaders/fill.wgsl");
@@ -48,15 +51,24 @@ pub struct Params {
     pub dtype: u32,
     /// `fill_exact`: the element index, within the binding, where the first element goes.
     pub dest_elem: u32,
+    /// Truncated normal: [`crate::transform::Truncation::p_low`].
+    pub p_low: f32,
+    /// Truncated normal: `q_high`.
+    pub q_high: f32,
+    /// Truncated normal: `mass`.
+    pub mass: f32,
+    /// Truncated normal: lower clamp bound.
+    pub low: f32,
+    /// Truncated normal: upper clamp bound.
+    pub high: f32,
     /// Padding to a multiple of 16 bytes.
-    pub pad: [u32; 2],
+    pub pad: u32,
 }
 
 impl Params {
     /// The key, stream, distribution and output dtype of `plan`, with `first` and `len` as
     /// the entry point reads them (a block or element index, and a count).
     pub fn new(plan: &FillPlan, dtype: Dtype, first: u64, len: u32) -> Self {
-        let affine = plan.affine();
         Self {
             key_lo: plan.key[0],
             key_hi: plan.key[1],
@@ -65,10 +77,23 @@ impl Params {
             first_lo: first as u32,
             first_hi: (first >> 32) as u32,
             len,
+            dtype: dtype.code(),
+            ..Self::with_affine(&plan.distribution.affine_for(dtype))
+        }
+    }
+
+    /// The distribution fields of `affine`, everything else zero.
+    pub fn with_affine(affine: &Affine) -> Self {
+        let t = affine.truncation;
+        Self {
             kind: affine.kind as u32,
             offset: affine.offset,
             scale: affine.scale,
-            dtype: dtype.code(),
+            p_low: t.p_low,
+            q_high: t.q_high,
+            mass: t.mass,
+            low: t.low,
+            high: t.high,
             ..Self::default()
         }
     }
@@ -91,6 +116,41 @@ pub fn override_constants() -> Vec<(&'static str, f64)> {
     constants.extend(LOG.iter().zip(LOG_COEFFS).map(|(n, c)| (*n, f64::from(c))));
     constants.extend(SIN.iter().zip(SIN_COEFFS).map(|(n, c)| (*n, f64::from(c))));
     constants.extend(COS.iter().zip(COS_COEFFS).map(|(n, c)| (*n, f64::from(c))));
+    const INV_A: [&str; 10] = [
+        "INV_A0", "INV_A1", "INV_A2", "INV_A3", "INV_A4", "INV_A5", "INV_A6", "INV_A7", "INV_A8",
+        "INV_A9",
+    ];
+    const INV_B: [&str; 9] = [
+        "INV_B0", "INV_B1", "INV_B2", "INV_B3", "INV_B4", "INV_B5", "INV_B6", "INV_B7", "INV_B8",
+    ];
+    const INV_C: [&str; 9] = [
+        "INV_C0", "INV_C1", "INV_C2", "INV_C3", "INV_C4", "INV_C5", "INV_C6", "INV_C7", "INV_C8",
+    ];
+    const CENTRES: [&str; 3] = ["INV_CENTRE_A", "INV_CENTRE_B", "INV_CENTRE_C"];
+    constants.extend(
+        INV_A
+            .iter()
+            .zip(INVERSE_NORMAL_A)
+            .map(|(n, c)| (*n, f64::from(c))),
+    );
+    constants.extend(
+        INV_B
+            .iter()
+            .zip(INVERSE_NORMAL_B)
+            .map(|(n, c)| (*n, f64::from(c))),
+    );
+    constants.extend(
+        INV_C
+            .iter()
+            .zip(INVERSE_NORMAL_C)
+            .map(|(n, c)| (*n, f64::from(c))),
+    );
+    constants.extend(
+        CENTRES
+            .iter()
+            .zip(INVERSE_NORMAL_CENTRES)
+            .map(|(n, c)| (*n, f64::from(c))),
+    );
     constants
 }
 
@@ -195,7 +255,7 @@ mod tests {
 
     #[test]
     fn params_layout_matches_the_shader_struct_size() {
-        // 16 four-byte fields, a multiple of 16 bytes as uniform buffers like.
-        assert_eq!(core::mem::size_of::<Params>(), 64);
+        // 20 four-byte fields, a multiple of 16 bytes as uniform buffers like.
+        assert_eq!(core::mem::size_of::<Params>(), 80);
     }
 }
