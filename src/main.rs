@@ -124,9 +124,13 @@ struct InitArgs {
 /// The scheme and its parameters; parameters a scheme does not take are an error.
 #[derive(Debug, Args)]
 struct SchemeArgs {
-    /// normal, uniform, he-normal (he, kaiming-normal), he-uniform, xavier-normal (xavier,
-    /// glorot-normal), xavier-uniform, lecun-normal, lecun-uniform, zeros, ones, constant;
-    /// parameters may follow in parentheses, e.g. "normal(std=0.02)". Default normal.
+    /// PyTorch's: normal, uniform, trunc-normal, he-normal (he, kaiming-normal), he-uniform,
+    /// xavier-normal (xavier, glorot-normal), xavier-uniform, lecun-normal, lecun-uniform,
+    /// zeros, ones, constant, orthogonal, sparse, eye, dirac. JAX's: variance-scaling,
+    /// jax-normal, jax-uniform, jax-truncated-normal, jax-glorot-normal, jax-glorot-uniform,
+    /// jax-he-normal, jax-he-uniform, jax-lecun-normal, jax-lecun-uniform, jax-orthogonal,
+    /// jax-delta-orthogonal. Parameters may follow in parentheses, e.g. "normal(std=0.02)",
+    /// "variance-scaling(scale=2, mode=fan_in, distribution=uniform)". Default normal.
     #[arg(long)]
     scheme: Option<String>,
     /// Mean of normal.
@@ -135,10 +139,10 @@ struct SchemeArgs {
     /// Standard deviation of normal.
     #[arg(long, allow_hyphen_values = true)]
     std: Option<String>,
-    /// Lower bound of uniform.
+    /// Lower bound of uniform and trunc-normal.
     #[arg(long, allow_hyphen_values = true)]
     low: Option<String>,
-    /// Upper bound of uniform.
+    /// Upper bound of uniform and trunc-normal.
     #[arg(long, allow_hyphen_values = true)]
     high: Option<String>,
     /// Fan of he-*: fan_in or fan_out.
@@ -156,6 +160,20 @@ struct SchemeArgs {
     /// Value of constant.
     #[arg(long, allow_hyphen_values = true)]
     value: Option<String>,
+    /// Convolution groups for the fans of he-*, xavier-* and lecun-* (fan_out counts
+    /// out / groups channels), and the groups of dirac.
+    #[arg(long)]
+    groups: Option<String>,
+    /// Fans of he-*, xavier-* and lecun-* for a transposed convolution's (in, out / groups,
+    /// *kernel) weight.
+    #[arg(long)]
+    transposed: bool,
+    /// Scale of variance-scaling and the jax-* schemes.
+    #[arg(long, allow_hyphen_values = true)]
+    scale: Option<String>,
+    /// Fraction of each column set to zero by sparse.
+    #[arg(long)]
+    sparsity: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -316,9 +334,13 @@ impl SchemeArgs {
                 &self.negative_slope,
                 &self.gain,
                 &self.value,
+                &self.groups,
+                &self.scale,
+                &self.sparsity,
             ]
             .iter()
             .any(|v| v.is_some())
+            || self.transposed
     }
 
     /// The scheme string's name and inline parameters, then the flag parameters.
@@ -335,11 +357,17 @@ impl SchemeArgs {
             ("negative_slope", &self.negative_slope),
             ("gain", &self.gain),
             ("value", &self.value),
+            ("groups", &self.groups),
+            ("scale", &self.scale),
+            ("sparsity", &self.sparsity),
         ];
         for (key, value) in flags {
             if let Some(value) = value {
                 params.push((key, value.as_str()));
             }
+        }
+        if self.transposed {
+            params.push(("transposed", "true"));
         }
         Scheme::from_parts(name, &params)
     }
