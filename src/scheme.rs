@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | `normal(mean, std)` | N(mean, std^2) | std, default 1 |
 //! | `uniform(low, high)` | U(low, high) | default U(0, 1) |
+//! | `trunc-normal(mean, std, a, b)` | N(mean, std^2) on [a, b] | PyTorch's `trunc_normal_` |
 //! | `he-normal` / `kaiming-normal` | N(0, std^2) | std = gain / sqrt(fan) |
 //! | `he-uniform` / `kaiming-uniform` | U(-b, b) | b = gain sqrt(3 / fan) |
 //! | `xavier-normal` / `glorot-normal` | N(0, std^2) | std = gain sqrt(2 / (fan_in + fan_out)) |
@@ -16,11 +17,15 @@
 //! | `lecun-normal` | N(0, std^2) | std = 1 / sqrt(fan_in) |
 //! | `lecun-uniform` | U(-b, b) | b = sqrt(3 / fan_in) |
 //! | `zeros`, `ones`, `constant(value)` | constant | - |
+//! | `variance-scaling`, `jax-*` | JAX's forms | [`jax`] |
+//! | `orthogonal`, `sparse`, `eye`, `dirac`, `jax-orthogonal`, `jax-delta-orthogonal` | whole-tensor | [`crate::structured`] |
 //!
 //! He schemes take `mode` (`fan_in`, the default, or `fan_out`) and `nonlinearity` (default
 //! `relu`, i.e. PyTorch's `kaiming_*_` with its default `a = 0`); Xavier schemes take `gain`
-//! (default 1). The He and LeCun normals here are the plain normal of PyTorch, not the truncated
-//! normal JAX's `he_normal` and `lecun_normal` use.
+//! (default 1); He, Xavier and LeCun take a [`FanLayout`] (`groups`, `transposed`). The He,
+//! Xavier and LeCun normals here are the plain normal of PyTorch; JAX's `he_normal`,
+//! `glorot_normal` and `lecun_normal`, with their truncated normal, are `jax-he-normal`,
+//! `jax-glorot-normal` and `jax-lecun-normal`.
 //!
 //! [^torch-init]: PyTorch, `torch/nn/init.py`,
 //!     <https://github.com/pytorch/pytorch/blob/v2.5.0/torch/nn/init.py>.
