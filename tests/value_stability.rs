@@ -1,8 +1,8 @@
 //! The first values of several (seed, name, scheme) triples against an independent float64
 //! reference (`tests/python/reference.py`, table in `tests/data/reference_values.tsv`), on the
-//! CPU and the GPU. Any change to the stream layout, the uniform conversion or Box–Muller
-//! changes these values completely; such a change must be deliberate and announced as
-//! breaking.
+//! CPU and the GPU. Any change to the stream layout, the uniform conversion, Box–Muller or the
+//! truncated normal's inversion changes these values completely; such a change must be
+//! deliberate and announced as breaking.
 
 mod common;
 
