@@ -298,3 +298,39 @@ fn bad_shapes_and_parameters_of_the_new_schemes_name_the_rule() {
         );
     }
 }
+
+#[test]
+fn the_example_spec_of_every_kind_of_initializer_writes_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model.safetensors");
+    let spec = format!("{}/examples/initializers.toml", env!("CARGO_MANIFEST_DIR"));
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_weight-init"))
+        .args(["init", "--device", "cpu", "--spec"])
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(file.len(), 9);
+    let floats = |name: &str| -> Vec<f32> {
+        let view = file.tensor(name).unwrap();
+        Dtype::F32.decode(view.data())
+    };
+    let patch = floats("patch_embed.weight");
+    assert!(patch.iter().all(|v| v.abs() <= 0.04));
+    let rnn = floats("rnn.weight_hh");
+    // (512, 128) is tall: its 128 columns are orthonormal.
+    let worst = distance_from_scaled_identity(&gram(&rnn, 512, 128, true), 1.0);
+    assert!(worst < 1e-5, "rnn.weight_hh: {worst}");
+    let sparse = floats("sparse.weight");
+    let zeros = sparse.iter().filter(|&&v| v == 0.0).count();
+    // ceil(0.9 * 256) = 231 zeros in each of 128 columns.
+    assert_eq!(zeros, 231 * 128);
+}
