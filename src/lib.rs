@@ -18,8 +18,10 @@
 //! # Pipeline
 //!
 //! [`philox`] makes words, [`stream`] says which words each element uses, [`transform`] turns
-//! words into uniforms and normals, [`scheme`] and [`spec`] turn a scheme and a shape into a
-//! distribution, and [`cpu`] or [`gpu`] (chosen through [`engine`]) fill memory.
+//! words into uniforms, normals and truncated normals, [`scheme`] and [`spec`] turn a scheme
+//! and a shape into a distribution, and [`cpu`] or [`gpu`] (chosen through [`engine`]) fill
+//! memory; [`structured`] computes the schemes that need the whole tensor (orthogonal,
+//! sparse, eye, dirac) on the CPU.
 //! [`bench`](mod@bench) times fills on each path, [`output`] writes files and [`display`]
 //! prints arrays as NumPy does.
 //!
