@@ -381,8 +381,14 @@ fn normalize(s: &str) -> String {
     s.trim().to_ascii_lowercase().replace(['-', ' '], "_")
 }
 
+/// A number, or a fraction of two (`5/3`), as f64.
 fn parse_f64(key: &str, value: &str) -> Result<f64> {
-    value.trim().parse::<f64>().map_err(|_| {
+    let number = |text: &str| text.trim().parse::<f64>().ok();
+    let parsed = match value.split_once('/') {
+        Some((num, den)) => number(num).zip(number(den)).map(|(n, d)| n / d),
+        None => number(value),
+    };
+    parsed.ok_or_else(|| {
         Error::invalid(
             "scheme parameter",
             format!("{key}={value:?} is not a number"),
@@ -502,10 +508,14 @@ impl Scheme {
     /// # Examples
     ///
     /// ```
-    /// use weight_init::scheme::{FanMode, Nonlinearity, Scheme};
+    /// use weight_init::scheme::{FanLayout, FanMode, Nonlinearity, Scheme};
     ///
     /// let he = Scheme::from_parts("kaiming-uniform", &[("mode", "fan_out"), ("nonlinearity", "tanh")])?;
-    /// assert_eq!(he, Scheme::HeUniform { mode: FanMode::FanOut, nonlinearity: Nonlinearity::Tanh });
+    /// let layout = FanLayout::default();
+    /// assert_eq!(he, Scheme::HeUniform { mode: FanMode::FanOut, nonlinearity: Nonlinearity::Tanh, layout });
+    /// // Fractions are numbers too: PyTorch's tanh gain.
+    /// let xavier = Scheme::from_parts("xavier", &[("gain", "5/3")])?;
+    /// assert_eq!(xavier, Scheme::XavierNormal { gain: 5.0 / 3.0, layout });
     /// # Ok::<(), weight_init::Error>(())
     /// ```
     pub fn from_parts(name: &str, params: &[(&str, &str)]) -> Result<Self> {
