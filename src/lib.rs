@@ -20,8 +20,9 @@
 //! [`philox`] makes words, [`stream`] says which words each element uses, [`transform`] turns
 //! words into uniforms and normals, [`scheme`] and [`spec`] turn a scheme and a shape into a
 //! distribution, and [`cpu`] or [`gpu`] (chosen through [`engine`]) fill memory.
-//! [`bench`](mod@bench) times fills on each path, [`output`] writes files and [`display`]
-//! prints arrays as NumPy does.
+//! [`bench`](mod@bench) times fills on each path, [`probe`] pushes a batch through a deep
+//! network to show how the scheme sets the signal's scale, [`report`] writes their numbers
+//! and charts, [`output`] writes files and [`display`] prints arrays as NumPy does.
 //!
 //! # Examples
 //!
@@ -51,7 +52,9 @@ pub mod cpu;
 pub mod gpu;
 pub mod engine;
 pub mod bench;
+pub mod probe;
 pub mod output;
+pub mod report;
 pub mod display;
 pub mod error;
 
