@@ -44,7 +44,16 @@
 //! For tanh, `q_i = E[tanh²(sqrt(g² q_{i-1}) Z)]` with Xavier gain `g`: at `g = 1` the std is
 //! about 0.63 after one layer and then decays like `1/sqrt(2i)` (about 0.1 after fifty
 //! layers); at PyTorch's tanh gain `g = 5/3` it settles near the fixed point 0.65.
-//! The gradient norms follow the same factors on the way back.
+//!
+//! ReLU commutes with positive scaling, so for ReLU the schemes of one distribution differ
+//! only by a factor: weights `c` times larger make `h_i` `c^i` times larger and `∂L/∂W_i`
+//! `c^(2 depth - 1)` times larger (`c^depth` from the output in the loss, `c^(depth - i)` on
+//! the way back, `c^(i - 1)` from `h_{i-1}`). Their gradients have one profile over the
+//! layers, at scales `(n σ_w² / 2)^(depth - 1/2)` apart: the explosion or vanishing is in
+//! that scale. The profile itself is not flat: `δ_i` is correlated with the `W_i` that made
+//! `h_i`, so each layer on the way back adds about one layer's worth of `‖h‖²` to `‖δ‖²`,
+//! and `‖∂L/∂W_i‖` grows roughly as `sqrt(depth - i + 1)` towards the input; sample
+//! correlations within the batch shape it further.
 //!
 //! # Where it runs
 //!
