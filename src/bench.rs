@@ -25,7 +25,7 @@ use crate::dtype::Dtype;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::gpu::{AdapterPreference, GpuContext};
-use crate::report::{AxisScale, LineChart, Report, Series};
+use crate::report::{AxisScale, LegendCorner, LineChart, Report, Series};
 use crate::scheme::Scheme;
 use crate::spec::{FillPlan, TensorSpec};
 
@@ -549,6 +549,7 @@ impl Report for [BenchRow] {
             x_scale: AxisScale::Log,
             y_scale: AxisScale::Log,
             series,
+            legend: LegendCorner::LowerRight,
         }
     }
 }

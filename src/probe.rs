@@ -141,10 +141,7 @@ impl ProbeConfig {
                 .and_then(|n| n.checked_mul(self.depth + 1))
                 .ok_or_else(|| Error::TooLarge {
                     what,
-                    value: format!(
-                        "depth {} x width {} x {}",
-                        self.depth, self.width, b
-                    ),
+                    value: format!("depth {} x width {} x {}", self.depth, self.width, b),
                     limit: usize::MAX.to_string(),
                 })
         };
@@ -282,7 +279,10 @@ pub fn run(
 ) -> Result<ProbeReport> {
     config.validate()?;
     if schemes.is_empty() {
-        return Err(Error::invalid("scheme", "no schemes given; need at least one"));
+        return Err(Error::invalid(
+            "scheme",
+            "no schemes given; need at least one",
+        ));
     }
     // Plan everything first, so that a bad scheme fails before any work.
     let shape = [config.width as u64, config.width as u64];
@@ -521,7 +521,13 @@ impl Network {
             h.par_iter_mut()
                 .for_each(|v| *v = activate(self.activation, *v));
             if let Some(value) = z_bad.or_else(|| non_finite(&h)) {
-                return (layers, Some(Overflow { layer: i + 1, value }));
+                return (
+                    layers,
+                    Some(Overflow {
+                        layer: i + 1,
+                        value,
+                    }),
+                );
             }
             layers.push(h);
         }
@@ -567,7 +573,10 @@ impl Network {
             // From the top down: once a gradient is not finite, those below it derive from it.
             for (i, g) in grads.iter().enumerate().rev() {
                 if let Some(value) = non_finite(g) {
-                    grad_overflow = Some(Overflow { layer: i + 1, value });
+                    grad_overflow = Some(Overflow {
+                        layer: i + 1,
+                        value,
+                    });
                     break;
                 }
                 grad_norm[i] = Some(frobenius_norm(g));
@@ -616,10 +625,16 @@ mod tests {
         let close = |x: &[f32], y: &[f32]| x.iter().zip(y).all(|(p, q)| (p - q).abs() < 1e-5);
 
         let c = matmul(View::new(&a, m, k), View::new(&b, k, n));
-        assert!(close(&c, &naive(&|r, x| a[r * k + x], &|x, col| b[x * n + col])));
+        assert!(close(
+            &c,
+            &naive(&|r, x| a[r * k + x], &|x, col| b[x * n + col])
+        ));
         // aᵀ stored as (k, m), bᵀ stored as (n, k).
         let c = matmul(View::new(&a, k, m).t(), View::new(&b, n, k).t());
-        assert!(close(&c, &naive(&|r, x| a[x * m + r], &|x, col| b[col * k + x])));
+        assert!(close(
+            &c,
+            &naive(&|r, x| a[x * m + r], &|x, col| b[col * k + x])
+        ));
     }
 
     #[test]
@@ -627,7 +642,9 @@ mod tests {
         for activation in [
             Nonlinearity::Linear,
             Nonlinearity::Relu,
-            Nonlinearity::LeakyRelu { negative_slope: 0.1 },
+            Nonlinearity::LeakyRelu {
+                negative_slope: 0.1,
+            },
             Nonlinearity::Tanh,
             Nonlinearity::Sigmoid,
             Nonlinearity::Selu,
@@ -639,7 +656,10 @@ mod tests {
                 let h = activate(activation, z as f32);
                 let d = f64::from(derivative_from_output(activation, h));
                 // f32 rounding of f, divided by 2 eps: about 1e-7 / 1e-3.
-                assert!((d - quotient).abs() < 1e-3, "{activation} at {z}: {d} vs {quotient}");
+                assert!(
+                    (d - quotient).abs() < 1e-3,
+                    "{activation} at {z}: {d} vs {quotient}"
+                );
             }
         }
     }
@@ -707,9 +727,27 @@ mod tests {
     #[test]
     fn zero_sizes_are_refused_by_name() {
         for (config, what) in [
-            (ProbeConfig { depth: 0, ..ProbeConfig::default() }, "depth"),
-            (ProbeConfig { width: 0, ..ProbeConfig::default() }, "width"),
-            (ProbeConfig { batch: 0, ..ProbeConfig::default() }, "batch"),
+            (
+                ProbeConfig {
+                    depth: 0,
+                    ..ProbeConfig::default()
+                },
+                "depth",
+            ),
+            (
+                ProbeConfig {
+                    width: 0,
+                    ..ProbeConfig::default()
+                },
+                "width",
+            ),
+            (
+                ProbeConfig {
+                    batch: 0,
+                    ..ProbeConfig::default()
+                },
+                "batch",
+            ),
         ] {
             let e = config.validate().unwrap_err().to_string();
             assert!(e.starts_with(&format!("invalid {what}: 0")), "{e}");

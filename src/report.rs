@@ -46,6 +46,15 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+/// Where a [`LineChart`]'s legend goes, inside the plotting area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegendCorner {
+    /// The upper left corner.
+    UpperLeft,
+    /// The lower right corner.
+    LowerRight,
+}
+
 /// Lines over two axes, with a title, axis descriptions and a legend.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineChart {
@@ -61,6 +70,8 @@ pub struct LineChart {
     pub y_scale: AxisScale,
     /// The lines, each in its own color, in legend order.
     pub series: Vec<Series>,
+    /// The legend's place: the corner the lines leave free.
+    pub legend: LegendCorner,
 }
 
 /// What a [`ReportFile`] holds.
@@ -244,10 +255,11 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &LineChart) ->
         (AxisScale::Linear, AxisScale::Linear) => draw_on(&mut builder, x, y, chart),
         (AxisScale::Linear, AxisScale::Log) => draw_on(&mut builder, x, y.log_scale(), chart),
         (AxisScale::Log, AxisScale::Linear) => draw_on(&mut builder, x.log_scale(), y, chart),
-        (AxisScale::Log, AxisScale::Log) => draw_on(&mut builder, x.log_scale(), y.log_scale(), chart),
+        (AxisScale::Log, AxisScale::Log) => {
+            draw_on(&mut builder, x.log_scale(), y.log_scale(), chart)
+        }
     }?;
-    root.present()
-        .map_err(|e| Error::PlotFailed(e.to_string()))
+    root.present().map_err(|e| Error::PlotFailed(e.to_string()))
 }
 
 /// The mesh, lines and legend of `chart` on axes `x` and `y`.
@@ -293,7 +305,10 @@ where
             });
     }
     plot.configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(match chart.legend {
+            LegendCorner::UpperLeft => SeriesLabelPosition::UpperLeft,
+            LegendCorner::LowerRight => SeriesLabelPosition::LowerRight,
+        })
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
@@ -361,10 +376,19 @@ mod tests {
 
     #[test]
     fn axis_ranges_pad_and_survive_empty_and_flat_data() {
-        assert_eq!(axis_range(AxisScale::Log, [2.0, 3.0].into_iter()), (2.0 / 1.5, 4.5));
-        assert_eq!(axis_range(AxisScale::Log, [-1.0, 0.0].into_iter()), (1.0, 10.0));
+        assert_eq!(
+            axis_range(AxisScale::Log, [2.0, 3.0].into_iter()),
+            (2.0 / 1.5, 4.5)
+        );
+        assert_eq!(
+            axis_range(AxisScale::Log, [-1.0, 0.0].into_iter()),
+            (1.0, 10.0)
+        );
         assert_eq!(axis_range(AxisScale::Linear, [4.0].into_iter()), (3.5, 4.5));
-        assert_eq!(axis_range(AxisScale::Linear, [0.0, 40.0].into_iter()), (-2.0, 42.0));
+        assert_eq!(
+            axis_range(AxisScale::Linear, [0.0, 40.0].into_iter()),
+            (-2.0, 42.0)
+        );
     }
 
     #[test]
@@ -379,6 +403,7 @@ mod tests {
                 label: "he".into(),
                 points: vec![(0.0, 1.0), (1.0, 0.5), (2.0, f64::INFINITY)],
             }],
+            legend: LegendCorner::UpperLeft,
         };
         let svg = plot_svg(&chart).unwrap();
         for text in ["a title", "layer", "std", "he"] {

@@ -144,7 +144,9 @@ fn plain_normal_relu_networks_overflow_f32_where_the_growth_rate_says() {
     // after 32 layers, sqrt(32 · 5 / (4 · 512)) ≈ 0.28, is a tenth of a layer's ln 16.
     let report = probe(relu(50, 512, 8), "normal");
     let run = &report.schemes[0];
-    let overflow = run.overflow.expect("plain N(0, 1) weights overflow within 50 layers");
+    let overflow = run
+        .overflow
+        .expect("plain N(0, 1) weights overflow within 50 layers");
     assert!(
         (31..=33).contains(&overflow.layer),
         "overflow at layer {}",
@@ -155,7 +157,11 @@ fn plain_normal_relu_networks_overflow_f32_where_the_growth_rate_says() {
             .iter()
             .all(|v| v.is_some_and(f64::is_finite))
     );
-    assert!(run.activation_std[overflow.layer..].iter().all(Option::is_none));
+    assert!(
+        run.activation_std[overflow.layer..]
+            .iter()
+            .all(Option::is_none)
+    );
     assert!(run.grad_norm.iter().all(Option::is_none));
 
     let table = probe::activation_table(&report);
@@ -167,10 +173,7 @@ fn plain_normal_relu_networks_overflow_f32_where_the_growth_rate_says() {
     assert!(table.contains(&note), "{table}");
     // No value is printed as inf or NaN: only the note names them.
     let cells = table.replace(&note, "");
-    assert!(
-        !cells.contains("inf") && !cells.contains("NaN"),
-        "{table}"
-    );
+    assert!(!cells.contains("inf") && !cells.contains("NaN"), "{table}");
 }
 
 /// `E[f(Z)]` for a standard normal `Z`, by Simpson's rule on [-12, 12] (the tail beyond holds
@@ -256,11 +259,9 @@ fn the_same_seed_gives_the_same_report_on_the_cpu_and_the_gpu() {
     let on_gpu = probe::run(
         &config,
         &schemes,
-        &Engine::Gpu(Box::new(weight_init::gpu::GpuContext::from_device(
-            gpu.device(),
-            gpu.queue(),
-        )
-        .unwrap())),
+        &Engine::Gpu(Box::new(
+            weight_init::gpu::GpuContext::from_device(gpu.device(), gpu.queue()).unwrap(),
+        )),
     )
     .unwrap();
     for (c, g) in cpu.schemes.iter().zip(&on_gpu.schemes) {
@@ -287,8 +288,20 @@ fn the_probe_command_prints_both_tables_and_writes_json_and_plots() {
     let run = |plot: &std::path::Path| {
         weight_init_bin()
             .args([
-                "probe", "--depth", "40", "--width", "256", "--batch", "8", "--device", "cpu",
-                "--scheme", "normal,he,xavier", "--seed", "3", "--json",
+                "probe",
+                "--depth",
+                "40",
+                "--width",
+                "256",
+                "--batch",
+                "8",
+                "--device",
+                "cpu",
+                "--scheme",
+                "normal,he,xavier",
+                "--seed",
+                "3",
+                "--json",
             ])
             .arg(&json)
             .arg("--plot")
@@ -297,7 +310,11 @@ fn the_probe_command_prints_both_tables_and_writes_json_and_plots() {
             .unwrap()
     };
     let out = run(&svg);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
 
     // Header and one row per layer, input included, in both tables.
@@ -311,7 +328,10 @@ fn the_probe_command_prints_both_tables_and_writes_json_and_plots() {
     let input_row = stdout.lines().nth(2).unwrap();
     assert!(input_row.starts_with("input"), "{input_row}");
     // N(0, 1) with relu at width 256 grows 11.3x per layer: f32 overflows near layer 36.
-    assert!(stdout.contains("normal: overflow (inf) from layer"), "{stdout}");
+    assert!(
+        stdout.contains("normal: overflow (inf) from layer"),
+        "{stdout}"
+    );
     assert!(stdout.contains("normal: not computed, the forward pass overflowed"));
 
     // The JSON holds the same numbers the table shows: layer 10 of He, to 4 digits.
@@ -345,7 +365,10 @@ fn bad_probe_arguments_are_clear_errors() {
         (&["--batch", "0"][..], "invalid batch: 0"),
         (&["--scheme", "bogus"][..], "unknown scheme \"bogus\""),
         (&["--scheme", "he,,xavier"][..], "empty entry"),
-        (&["--activation", "swish"][..], "unknown nonlinearity \"swish\""),
+        (
+            &["--activation", "swish"][..],
+            "unknown nonlinearity \"swish\"",
+        ),
         (&["--plot", "out.jpg"][..], "expected a .svg or .png"),
         (&["--depth", "many"][..], "--depth"),
     ] {

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{NonFinite, Overflow, ProbeReport, SchemeProbe};
-use crate::report::{AxisScale, LineChart, Report, Series};
+use crate::report::{AxisScale, LegendCorner, LineChart, Report, Series};
 
 /// The smallest width of a scheme's column, enough for `overflow` and `9.999e-10`.
 const MIN_COLUMN_CHARS: usize = 10;
@@ -54,8 +54,7 @@ pub fn gradient_table(report: &ProbeReport) -> String {
         report.loss
     );
     let rows = (1..=report.depth).map(|i| (i.to_string(), i));
-    let cell = |probe: &SchemeProbe, i: usize| match (probe.grad_norm[i - 1], probe.grad_overflow)
-    {
+    let cell = |probe: &SchemeProbe, i: usize| match (probe.grad_norm[i - 1], probe.grad_overflow) {
         (Some(v), _) => format_value(v),
         (None, Some(o)) if o.layer == i => "overflow".to_string(),
         (None, _) if probe.overflow.is_some() => "-".to_string(),
@@ -134,14 +133,20 @@ fn format_value(v: f64) -> String {
 
 impl Report for ProbeReport {
     /// The std of the activations against the layer (0 for the input), log scale, one line
-    /// per scheme; the legend names the layer where a scheme overflowed.
+    /// per scheme; the legend, upper left where every line starts near 1, names the layer
+    /// where a scheme overflowed.
     fn chart(&self) -> LineChart {
         let series = self
             .schemes
             .iter()
             .map(|probe| {
                 let label = match probe.overflow {
-                    Some(o) => format!("{} ({} from layer {})", probe.label, overflow_words(o), o.layer),
+                    Some(o) => format!(
+                        "{} ({} from layer {})",
+                        probe.label,
+                        overflow_words(o),
+                        o.layer
+                    ),
                     None => probe.label.clone(),
                 };
                 let points = probe
@@ -163,6 +168,7 @@ impl Report for ProbeReport {
             x_scale: AxisScale::Linear,
             y_scale: AxisScale::Log,
             series,
+            legend: LegendCorner::UpperLeft,
         }
     }
 }
