@@ -26,10 +26,8 @@ pub fn activation_table(report: &ProbeReport) -> String {
         };
         (label, i)
     });
-    let cell = |probe: &SchemeProbe, i: usize| match (probe.activation_std[i], probe.overflow) {
-        (Some(v), _) => format_value(v),
-        (None, Some(o)) if o.layer == i => "overflow".to_string(),
-        (None, _) => String::new(),
+    let cell = |probe: &SchemeProbe, i: usize| {
+        cell_text(probe.activation_std[i], probe.overflow, i).unwrap_or_default()
     };
     table(&mut text, report, rows, cell);
     for probe in &report.schemes {
@@ -54,11 +52,11 @@ pub fn gradient_table(report: &ProbeReport) -> String {
         report.loss
     );
     let rows = (1..=report.depth).map(|i| (i.to_string(), i));
-    let cell = |probe: &SchemeProbe, i: usize| match (probe.grad_norm[i - 1], probe.grad_overflow) {
-        (Some(v), _) => format_value(v),
-        (None, Some(o)) if o.layer == i => "overflow".to_string(),
-        (None, _) if probe.overflow.is_some() => "-".to_string(),
-        (None, _) => String::new(),
+    let cell = |probe: &SchemeProbe, i: usize| {
+        cell_text(probe.grad_norm[i - 1], probe.grad_overflow, i).unwrap_or_else(|| {
+            let skipped = if probe.overflow.is_some() { "-" } else { "" };
+            skipped.to_string()
+        })
     };
     table(&mut text, report, rows, cell);
     for probe in &report.schemes {
@@ -107,6 +105,16 @@ fn table(
         // Empty trailing cells leave no trailing spaces.
         text.truncate(text.trim_end_matches(' ').len());
         text.push('\n');
+    }
+}
+
+/// A cell of `layer`: the value, or `overflow` at the layer that overflowed; `None` for a
+/// layer that was not computed.
+fn cell_text(value: Option<f64>, overflow: Option<Overflow>, layer: usize) -> Option<String> {
+    match (value, overflow) {
+        (Some(v), _) => Some(format_value(v)),
+        (None, Some(o)) if o.layer == layer => Some("overflow".to_string()),
+        (None, _) => None,
     }
 }
 
