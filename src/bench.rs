@@ -16,20 +16,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::OnceLock;
 use std::time::Instant;
 
-use plotters::coord::Shift;
-use plotters::prelude::*;
 use serde::{Serialize, Serializer};
 
 use crate::dtype::Dtype;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::gpu::{AdapterPreference, GpuContext};
-use crate::output::AtomicFile;
+use crate::report::{AxisScale, LegendCorner, LineChart, Report, Series};
 use crate::scheme::Scheme;
 use crate::spec::{FillPlan, TensorSpec};
 
@@ -39,9 +35,6 @@ pub const DEFAULT_SIZES_ELEMS: [u64; 6] = [1 << 16, 1 << 18, 1 << 20, 1 << 22, 1
 
 /// Timed fills per row by default; the median of five ignores one outlier on either side.
 pub const DEFAULT_REPEATS: usize = 5;
-
-/// Plot size in pixels (the SVG's user units): wide enough for a legend of long GPU names.
-const PLOT_SIZE_PX: (u32, u32) = (1024, 640);
 
 /// What to measure: sizes, element types, scheme and repetitions.
 #[derive(Debug, Clone, PartialEq)]
@@ -530,238 +523,35 @@ fn format_seconds(s: f64) -> String {
     }
 }
 
-/// What a [`ReportFile`] holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportFormat {
-    /// The rows as a JSON array of objects, the fields of [`BenchRow`].
-    Json,
-    /// Throughput against size, log-log, as SVG.
-    Svg,
-    /// Throughput against size, log-log, as an RGB PNG.
-    Png,
-}
-
-/// A report file opened before measuring, so a bad path fails before any work, and written
-/// atomically once the rows are in (an existing file is replaced).
-#[derive(Debug)]
-pub struct ReportFile {
-    file: AtomicFile,
-    format: ReportFormat,
-}
-
-impl ReportFile {
-    /// A JSON report at `path`, whatever its extension.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidArgument`] if `path` is a directory; [`Error::Io`] if no file can be
-    /// created in its directory.
-    pub fn json(path: &Path) -> Result<Self> {
-        Self::create(path, ReportFormat::Json)
-    }
-
-    /// A plot at `path`, SVG or PNG by its extension (`.svg` or `.png`, any case).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidArgument`] for another extension or a directory; [`Error::Io`] if no
-    /// file can be created in its directory.
-    pub fn plot(path: &Path) -> Result<Self> {
-        let extension = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        let format = match extension.as_deref() {
-            Some("svg") => ReportFormat::Svg,
-            Some("png") => ReportFormat::Png,
-            _ => {
-                return Err(Error::invalid(
-                    "plot file",
-                    format!("{}: expected a .svg or .png file name", path.display()),
-                ));
-            }
-        };
-        Self::create(path, format)
-    }
-
-    fn create(path: &Path, format: ReportFormat) -> Result<Self> {
-        if path.is_dir() {
-            return Err(Error::invalid(
-                "report file",
-                format!("{} is a directory; give a file name", path.display()),
-            ));
-        }
-        let file = AtomicFile::create(path)?;
-        Ok(Self { file, format })
-    }
-
-    /// The format, from the constructor and the extension.
-    pub fn format(&self) -> ReportFormat {
-        self.format
-    }
-
-    /// Writes `rows` in the file's format and renames the file into place; returns its path.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::PlotFailed`] if drawing or encoding the plot fails; [`Error::Io`] if writing
-    /// or renaming fails.
-    ///
-    /// # Panics
-    ///
-    /// If the DejaVu Sans font compiled into the binary does not parse (a broken build).
-    pub fn write(mut self, rows: &[BenchRow]) -> Result<PathBuf> {
-        let bytes = match self.format {
-            ReportFormat::Json => {
-                let mut text = serde_json::to_string_pretty(rows)
-                    .expect("rows of numbers and strings serialize");
-                text.push('\n');
-                text.into_bytes()
-            }
-            ReportFormat::Svg => plot_svg(rows)?.into_bytes(),
-            ReportFormat::Png => plot_png(rows)?,
-        };
-        self.file.write_all(&bytes)?;
-        self.file.commit()
-    }
-}
-
-/// The plot as an SVG document.
-fn plot_svg(rows: &[BenchRow]) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, PLOT_SIZE_PX).into_drawing_area();
-        draw_plot(&root, rows)?;
-    }
-    Ok(svg)
-}
-
-/// The plot as a PNG file: drawn into an RGB buffer, then encoded.
-fn plot_png(rows: &[BenchRow]) -> Result<Vec<u8>> {
-    let (width, height) = PLOT_SIZE_PX;
-    let mut rgb = vec![0u8; 3 * width as usize * height as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, PLOT_SIZE_PX).into_drawing_area();
-        draw_plot(&root, rows)?;
-    }
-
-    let mut png_bytes = Vec::new();
-    let mut encoder = png::Encoder::new(&mut png_bytes, width, height);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder
-        .write_header()
-        .and_then(|mut writer| writer.write_image_data(&rgb))
-        .map_err(|e| Error::PlotFailed(format!("PNG encoding: {e}")))?;
-    Ok(png_bytes)
-}
-
-/// Registers DejaVu Sans as plotters' `sans-serif` once: the `ab_glyph` text backend has no
-/// fonts of its own, and a bundled font keeps PNG text independent of the system's fonts.
-fn register_font() {
-    static REGISTERED: OnceLock<()> = OnceLock::new();
-    REGISTERED.get_or_init(|| {
-        let parsed = plotters::style::register_font(
-            "sans-serif",
-            FontStyle::Normal,
-            dejavu::sans::regular(),
-        )
-        .is_ok();
-        assert!(parsed, "the bundled DejaVu Sans font parses");
-    });
-}
-
-/// Draws M samples/s against elements, both logarithmic, one line per (path, dtype).
-fn draw_plot<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, rows: &[BenchRow]) -> Result<()> {
-    register_font();
-    let failed = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::PlotFailed(e.to_string());
-
-    // One series per (path, dtype), in the order rows first name them.
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    for row in rows {
-        let label = format!("{} {}", row.path, row.dtype);
-        let at = *index.entry(label.clone()).or_insert_with(|| {
-            series.push((label, Vec::new()));
-            series.len() - 1
-        });
-        series[at]
-            .1
-            .push((row.size_elems as f64, row.msamples_per_s));
-    }
-
-    // Ranges padded by a factor on either side, so that a single size or a flat line still
-    // spans a valid logarithmic axis.
-    let finite = |v: &f64| v.is_finite() && *v > 0.0;
-    let xs = || rows.iter().map(|r| r.size_elems as f64).filter(finite);
-    let ys = || rows.iter().map(|r| r.msamples_per_s).filter(finite);
-    let (x_lo, x_hi) = (xs().fold(f64::MAX, f64::min), xs().fold(0.0, f64::max));
-    let (y_lo, y_hi) = (ys().fold(f64::MAX, f64::min), ys().fold(0.0, f64::max));
-    let (x_lo, x_hi) = if x_hi > 0.0 {
-        (x_lo / 1.5, x_hi * 1.5)
-    } else {
-        (1.0, 10.0)
-    };
-    let (y_lo, y_hi) = if y_hi > 0.0 {
-        (y_lo / 2.0, y_hi * 2.0)
-    } else {
-        (1.0, 10.0)
-    };
-
-    root.fill(&WHITE).map_err(failed)?;
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            "weight-init fill throughput (median, end to end)",
-            ("sans-serif", 22),
-        )
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
-        .map_err(failed)?;
-    chart
-        .configure_mesh()
-        .x_desc("elements per fill")
-        .y_desc("M samples/s")
-        .x_label_formatter(&|x| format_count(*x))
-        .y_label_formatter(&|y| format_count(*y))
-        .draw()
-        .map_err(failed)?;
-
-    for (i, (label, points)) in series.into_iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)).point_size(3))
-            .map_err(failed)?
-            .label(label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+impl Report for [BenchRow] {
+    /// M samples/s against elements, both logarithmic, one line per (path, dtype) in the
+    /// order the rows first name them.
+    fn chart(&self) -> LineChart {
+        let mut series: Vec<Series> = Vec::new();
+        let mut index: BTreeMap<String, usize> = BTreeMap::new();
+        for row in self {
+            let label = format!("{} {}", row.path, row.dtype);
+            let at = *index.entry(label.clone()).or_insert_with(|| {
+                series.push(Series {
+                    label,
+                    points: Vec::new(),
+                });
+                series.len() - 1
             });
+            series[at]
+                .points
+                .push((row.size_elems as f64, row.msamples_per_s));
+        }
+        LineChart {
+            title: "weight-init fill throughput (median, end to end)".into(),
+            x_desc: "elements per fill".into(),
+            y_desc: "M samples/s".into(),
+            x_scale: AxisScale::Log,
+            y_scale: AxisScale::Log,
+            series,
+            legend: LegendCorner::LowerRight,
+        }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(failed)?;
-    root.present().map_err(failed)
-}
-
-/// A positive number with an SI suffix and at most three significant digits: `65.5k`, `4M`.
-fn format_count(x: f64) -> String {
-    let (value, suffix) = match x {
-        x if x >= 1e9 => (x / 1e9, "G"),
-        x if x >= 1e6 => (x / 1e6, "M"),
-        x if x >= 1e3 => (x / 1e3, "k"),
-        x => (x, ""),
-    };
-    let digits = match value {
-        v if v >= 100.0 || v == v.round() => 0,
-        v if v >= 10.0 => 1,
-        _ => 2,
-    };
-    format!("{value:.digits$}{suffix}")
 }
 
 #[cfg(test)]
@@ -832,27 +622,5 @@ mod tests {
             table.header().chars().count(),
             table.row(row).chars().count()
         );
-    }
-
-    #[test]
-    fn plot_files_need_an_svg_or_png_extension() {
-        let dir = tempfile::tempdir().unwrap();
-        let e = ReportFile::plot(&dir.path().join("p.jpg")).unwrap_err();
-        assert!(e.to_string().contains("expected a .svg or .png"), "{e}");
-        assert_eq!(
-            ReportFile::plot(&dir.path().join("p.SVG"))
-                .unwrap()
-                .format(),
-            ReportFormat::Svg
-        );
-        assert!(ReportFile::json(dir.path()).is_err());
-    }
-
-    #[test]
-    fn counts_print_with_si_suffixes() {
-        assert_eq!(format_count(65_536.0), "65.5k");
-        assert_eq!(format_count(4_000_000.0), "4M");
-        assert_eq!(format_count(1.5), "1.50");
-        assert_eq!(format_count(250.0), "250");
     }
 }

@@ -21,8 +21,9 @@
 //! words into uniforms, normals and truncated normals, [`scheme`] and [`spec`] turn a scheme
 //! and a shape into a distribution, and [`cpu`] or [`gpu`] (chosen through [`engine`]) fill
 //! memory; [`structured`] computes the schemes that need the whole tensor (orthogonal,
-//! sparse, eye, dirac) on the CPU.
-//! [`bench`](mod@bench) times fills on each path, [`output`] writes files and [`display`]
+//! sparse, eye, dirac) on the CPU. [`bench`](mod@bench) times fills on each path, [`probe`]
+//! pushes a batch through a deep network to show how the scheme sets the signal's scale,
+//! [`report`] writes their numbers and charts, [`output`] writes files and [`display`]
 //! prints arrays as NumPy does.
 //!
 //! # Examples
@@ -54,7 +55,9 @@ pub mod structured;
 pub mod gpu;
 pub mod engine;
 pub mod bench;
+pub mod probe;
 pub mod output;
+pub mod report;
 pub mod display;
 pub mod error;
 

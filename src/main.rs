@@ -11,13 +11,15 @@ use clap::{Args, Parser, Subcommand};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use weight_init::Error;
-use weight_init::bench::{self, BenchConfig, BenchDevices, PathKind, ReportFile, Table};
+use weight_init::bench::{self, BenchConfig, BenchDevices, PathKind, Table};
 use weight_init::display::{self, TensorStats};
 use weight_init::dtype::Dtype;
 use weight_init::engine::{DeviceChoice, Engine};
 use weight_init::model::Model;
 use weight_init::output::{Destination, Overwrite, TensorJob, WriteOptions};
-use weight_init::scheme::Scheme;
+use weight_init::probe::{self, ProbeConfig};
+use weight_init::report::ReportFile;
+use weight_init::scheme::{Nonlinearity, Scheme};
 use weight_init::slice::shard_region;
 use weight_init::spec::{TensorSpec, layer_network};
 
@@ -43,6 +45,9 @@ enum Command {
     Bits(BitsArgs),
     /// Time fills over a size sweep on the CPU path and the GPU, and print a table.
     Bench(BenchArgs),
+    /// Push a batch through a deep network and print the activations' std and the gradient
+    /// norm per layer, for each scheme.
+    Probe(ProbeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +241,48 @@ struct BenchArgs {
     plot: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+struct ProbeArgs {
+    /// Layers of the network.
+    #[arg(long, default_value = "50")]
+    depth: usize,
+
+    /// Units per layer: every weight is width x width.
+    #[arg(long, default_value = "512")]
+    width: usize,
+
+    /// Input rows (standard normal) pushed through together.
+    #[arg(long, default_value = "256")]
+    batch: usize,
+
+    /// The activation after every layer: relu, tanh, linear, sigmoid, leaky_relu, selu.
+    #[arg(long, default_value = "relu", value_parser = parse_activation)]
+    activation: Nonlinearity,
+
+    /// Schemes to compare, comma-separated, each as for init (e.g.
+    /// "normal,he,xavier,xavier(gain=1.6667)").
+    #[arg(long, default_value = "normal,he,xavier")]
+    scheme: String,
+
+    /// Seed of the weights and the input (decimal or 0x-hex).
+    #[arg(long, default_value = "0", value_parser = parse_u64)]
+    seed: u64,
+
+    /// Where to generate the weights: auto (a hardware GPU, else the CPU), cpu, or gpu (any
+    /// adapter). The forward and backward passes run on the CPU.
+    #[arg(long, default_value = "auto", value_parser = parse_device)]
+    device: DeviceChoice,
+
+    /// Also write the numbers as JSON to FILE (replaced if present).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+
+    /// Also plot the activations' std against the layer (log scale), one line per scheme, to
+    /// FILE.svg or FILE.png (replaced if present).
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+}
+
 type Dims = Vec<u64>;
 type Dtypes = Vec<Dtype>;
 
@@ -313,6 +360,10 @@ fn parse_dtypes(s: &str) -> Result<Dtypes, String> {
 }
 
 fn parse_bench_devices(s: &str) -> Result<BenchDevices, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_activation(s: &str) -> Result<Nonlinearity, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
 
@@ -409,6 +460,7 @@ fn main() -> ExitCode {
         Command::Init(args) => run_init(args),
         Command::Bits(args) => run_bits(args),
         Command::Bench(args) => run_bench(args),
+        Command::Probe(args) => run_probe(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -441,6 +493,15 @@ fn init_logging(verbose: u8) {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter))
         .format_timestamp(None)
         .init();
+}
+
+/// A failed write to standard output, as an [`Error`].
+fn stdout_error(source: io::Error) -> Error {
+    Error::Io {
+        action: "cannot write to",
+        path: PathBuf::from("standard output"),
+        source,
+    }
 }
 
 /// The error and its sources on one line.
@@ -539,11 +600,6 @@ fn run_init(args: &InitArgs) -> Result<(), Error> {
     let mut stats: Vec<TensorStats> = jobs.iter().map(|_| TensorStats::default()).collect();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let io_err = |source| Error::Io {
-        action: "cannot write to",
-        path: PathBuf::from("standard output"),
-        source,
-    };
 
     if let Some(dest) = &dest {
         let total_bytes = jobs
@@ -568,14 +624,14 @@ fn run_init(args: &InitArgs) -> Result<(), Error> {
         let noun = if jobs.len() == 1 { "tensor" } else { "tensors" };
         let elems_noun = if elems == 1 { "element" } else { "elements" };
         for file in &files {
-            writeln!(out, "wrote {}", file.display()).map_err(io_err)?;
+            writeln!(out, "wrote {}", file.display()).map_err(stdout_error)?;
         }
         writeln!(
             out,
             "{} {noun}, {elems} {elems_noun}, {total_bytes} bytes",
             jobs.len()
         )
-        .map_err(io_err)?;
+        .map_err(stdout_error)?;
     } else {
         for (job, stat) in jobs.iter().zip(&mut stats) {
             let values = stored_values(&engine, job)?;
@@ -585,16 +641,16 @@ fn run_init(args: &InitArgs) -> Result<(), Error> {
                 "{}",
                 display::notebook_block(&job.spec.name, &job.region.extents, &values)
             )
-            .map_err(io_err)?;
+            .map_err(stdout_error)?;
         }
     }
     if args.stats {
         for (job, stat) in jobs.iter().zip(&stats) {
             let line = stat.line(&job.spec.name, &job.region.extents, &job.plan.distribution);
-            writeln!(out, "{line}").map_err(io_err)?;
+            writeln!(out, "{line}").map_err(stdout_error)?;
         }
     }
-    out.flush().map_err(io_err)
+    out.flush().map_err(stdout_error)
 }
 
 /// The model the arguments name: a spec file, a config, a preset, --shape tensors or the
@@ -754,11 +810,6 @@ fn run_bits(args: &BitsArgs) -> Result<(), Error> {
     log::info!("computing on the {engine}");
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let io_err = |source| Error::Io {
-        action: "cannot write to",
-        path: PathBuf::from("standard output"),
-        source,
-    };
 
     // Blocks are generated in batches so that any count runs in bounded memory.
     const BATCH_BLOCKS: u64 = 1 << 18;
@@ -779,13 +830,13 @@ fn run_bits(args: &BitsArgs) -> Result<(), Error> {
         match written {
             // A closed pipe (`| head`, a test battery that has read enough) ends the run.
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
-            other => other.map_err(io_err)?,
+            other => other.map_err(stdout_error)?,
         }
         done += n as u64;
     }
     match out.flush() {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.map_err(io_err),
+        other => other.map_err(stdout_error),
     }
 }
 
@@ -808,17 +859,12 @@ fn run_bench(args: &BenchArgs) -> Result<(), Error> {
 
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let io_err = |source| Error::Io {
-        action: "cannot write to",
-        path: PathBuf::from("standard output"),
-        source,
-    };
     let table = Table::new(&lineup.engines);
-    writeln!(out, "{}", table.header()).map_err(io_err)?;
-    out.flush().map_err(io_err)?;
+    writeln!(out, "{}", table.header()).map_err(stdout_error)?;
+    out.flush().map_err(stdout_error)?;
     let rows = bench::run(&config, &lineup.engines, |row| {
-        writeln!(out, "{}", table.row(row)).map_err(io_err)?;
-        out.flush().map_err(io_err)
+        writeln!(out, "{}", table.row(row)).map_err(stdout_error)?;
+        out.flush().map_err(stdout_error)
     })?;
 
     if rows.iter().any(|r| r.device == PathKind::Gpu) {
@@ -827,7 +873,7 @@ fn run_bench(args: &BenchArgs) -> Result<(), Error> {
             "note: GPU times are end to end (buffers, dispatch, wait, readback); `kernel` is the \
              device-only time (dispatch and wait into a device buffer, no readback)"
         )
-        .map_err(io_err)?;
+        .map_err(stdout_error)?;
     }
     if rows
         .iter()
@@ -838,14 +884,47 @@ fn run_bench(args: &BenchArgs) -> Result<(), Error> {
             "note: some GPU rows have no device-only time (n/a): the buffer did not fit the \
              device"
         )
-        .map_err(io_err)?;
+        .map_err(stdout_error)?;
     }
     for note in &lineup.notes {
-        writeln!(out, "note: {note}").map_err(io_err)?;
+        writeln!(out, "note: {note}").map_err(stdout_error)?;
     }
     for file in [json, plot].into_iter().flatten() {
-        let path = file.write(&rows)?;
-        writeln!(out, "wrote {}", path.display()).map_err(io_err)?;
+        let path = file.write(rows.as_slice())?;
+        writeln!(out, "wrote {}", path.display()).map_err(stdout_error)?;
     }
-    out.flush().map_err(io_err)
+    out.flush().map_err(stdout_error)
+}
+
+fn run_probe(args: &ProbeArgs) -> Result<(), Error> {
+    let config = ProbeConfig {
+        depth: args.depth,
+        width: args.width,
+        batch: args.batch,
+        activation: args.activation,
+        seed: args.seed,
+    };
+    config.validate()?;
+    let schemes = probe::parse_schemes(&args.scheme)?;
+    // Report files are opened (and so checked) before any work.
+    let json = args.json.as_deref().map(ReportFile::json).transpose()?;
+    let plot = args.plot.as_deref().map(ReportFile::plot).transpose()?;
+    let engine = Engine::new(args.device)?;
+    log::info!("generating weights on the {engine}; forward and backward on the CPU");
+    let report = probe::run(&config, &schemes, &engine)?;
+
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    write!(
+        out,
+        "{}\n{}",
+        probe::activation_table(&report),
+        probe::gradient_table(&report)
+    )
+    .map_err(stdout_error)?;
+    for file in [json, plot].into_iter().flatten() {
+        let path = file.write(&report)?;
+        writeln!(out, "wrote {}", path.display()).map_err(stdout_error)?;
+    }
+    out.flush().map_err(stdout_error)
 }

@@ -3,7 +3,9 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::time::Duration;
 
 use weight_init::dtype::Dtype;
 use weight_init::gpu::GpuContext;
@@ -284,4 +286,64 @@ fn a_whole_model_packs_into_one_buffer_in_one_submission() {
         .filter(|(b, c)| !**c && **b != POISON)
         .count();
     assert_eq!(stray, 0, "bytes between or after the tensors changed");
+}
+
+#[test]
+fn the_async_fill_writes_what_the_blocking_fill_writes() {
+    let Some(gpu) = common::gpu("the_async_fill_writes_what_the_blocking_fill_writes") else {
+        return;
+    };
+    let plan = TensorSpec::new("w", vec![64, 33], "he".parse().unwrap())
+        .plan(21)
+        .unwrap();
+    // bf16 at an odd element offset: the range starts and ends inside 4-byte words.
+    let (dtype, first, len, dest) = (Dtype::BF16, 3, 777, 5);
+    let blocking = buffer(&gpu, 2048);
+    gpu.fill_buffer(&plan, dtype, first, len, &blocking, dest * 2)
+        .unwrap();
+    let asynchronous = buffer(&gpu, 2048);
+
+    // wgpu runs the completion callback from a device poll: a second thread polls until the
+    // future, driven by pollster on this one, resolves.
+    let done = AtomicBool::new(false);
+    let result = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(Ordering::Acquire) {
+                let _ = gpu.device().poll(wgpu::PollType::Poll);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let filled = gpu.fill_buffer_async(&plan, dtype, first, len, &asynchronous, dest * 2);
+        let result = pollster::block_on(filled);
+        done.store(true, Ordering::Release);
+        result
+    });
+    result.unwrap();
+
+    let (want, got) = (read(&gpu, &blocking), read(&gpu, &asynchronous));
+    // An independent check of the range, so that two equally wrong fills cannot pass.
+    let (lo, hi) = ((dest * 2) as usize, ((dest + len) * 2) as usize);
+    assert!(got[..lo].iter().chain(&got[hi..]).all(|&b| b == POISON));
+    assert!(got[lo..hi].iter().any(|&b| b != POISON));
+    assert!(
+        got == want,
+        "the async fill's bytes differ from the blocking fill's"
+    );
+}
+
+#[test]
+fn the_async_fill_returns_the_blocking_fills_errors_without_polling() {
+    let Some(gpu) = common::gpu("the_async_fill_returns_the_blocking_fills_errors") else {
+        return;
+    };
+    let plan = TensorSpec::new("w", vec![16, 16], "normal".parse().unwrap())
+        .plan(1)
+        .unwrap();
+    let buffer = buffer(&gpu, 256);
+    // A refused fill submits nothing, so its future resolves with no device poll at all.
+    let err = pollster::block_on(gpu.fill_buffer_async(&plan, Dtype::F32, 0, 4, &buffer, 2))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("multiple of the f32 element size 4"), "{err}");
+    assert!(read(&gpu, &buffer).iter().all(|&b| b == POISON));
 }

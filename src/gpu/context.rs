@@ -530,6 +530,120 @@ impl GpuContext {
         buffer: &wgpu::Buffer,
         offset_bytes: u64,
     ) -> Result<()> {
+        let scope = self.submit_fill(plan, dtype, first_elem, len_elems, buffer, offset_bytes)?;
+        scope.pop("fill_buffer")?;
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::DeviceLost(self.lost_reason().unwrap_or_else(|| e.to_string())))?;
+        Ok(())
+    }
+
+    /// [`GpuContext::fill_buffer`] without blocking a thread: the fill is recorded in an
+    /// encoder of its own and submitted at once, and the future resolves when the queue
+    /// reports that submission done (`Queue::on_submitted_work_done`).
+    ///
+    /// The values and the bytes written are those of [`GpuContext::record_fill`]. The work is
+    /// submitted, and validation errors are caught, when the function is called; the future
+    /// (`Send + 'static`, borrowing nothing) only waits, and returns any error.
+    ///
+    /// On native backends wgpu runs completion callbacks only from `Device::poll`,
+    /// `Queue::submit` or `Instance::poll_all`: something must poll the device (an event
+    /// loop, or a thread calling `device.poll(wgpu::PollType::Poll)`), or the future never
+    /// resolves. On the web the browser does it.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`GpuContext::fill_buffer`]; [`Error::DeviceLost`] also when wgpu drops the
+    /// completion callback without running it.
+    ///
+    /// # Examples
+    ///
+    /// Fill a tensor into a buffer while another thread polls the device, and wait with
+    /// `pollster` (any executor works). Without an adapter the example does nothing.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    ///
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::{dtype::Dtype, spec::TensorSpec};
+    ///
+    /// let Ok(gpu) = GpuContext::new(AdapterPreference::Any) else {
+    ///     return Ok(());
+    /// };
+    /// let plan = TensorSpec::new("fc.weight", vec![64, 32], "he".parse()?).plan(7)?;
+    /// let weights = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+    ///     label: Some("weights"),
+    ///     size: plan.len_elems * 4,
+    ///     usage: wgpu::BufferUsages::STORAGE,
+    ///     mapped_at_creation: false,
+    /// });
+    /// let done = AtomicBool::new(false);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         while !done.load(Ordering::Acquire) {
+    ///             let _ = gpu.device().poll(wgpu::PollType::Poll);
+    ///             std::thread::yield_now();
+    ///         }
+    ///     });
+    ///     let filled = gpu.fill_buffer_async(&plan, Dtype::F32, 0, plan.len_elems, &weights, 0);
+    ///     let result = pollster::block_on(filled);
+    ///     done.store(true, Ordering::Release);
+    ///     result
+    /// })?;
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn fill_buffer_async(
+        &self,
+        plan: &FillPlan,
+        dtype: Dtype,
+        first_elem: u64,
+        len_elems: u64,
+        buffer: &wgpu::Buffer,
+        offset_bytes: u64,
+    ) -> impl Future<Output = Result<()>> + Send + 'static + use<> {
+        // Error scopes belong to the calling thread, so they are popped here rather than in
+        // the future (which may run elsewhere); on native backends the pop does not wait for
+        // the device, validation being done at submission.
+        let submitted = self
+            .submit_fill(plan, dtype, first_elem, len_elems, buffer, offset_bytes)
+            .and_then(|scope| scope.pop("fill_buffer_async"))
+            .map(|()| {
+                let (sender, receiver) = futures_channel::oneshot::channel();
+                self.queue.on_submitted_work_done(move || {
+                    // The receiver is gone only if the caller dropped the future: nothing waits.
+                    let _ = sender.send(());
+                });
+                receiver
+            });
+        let lost = Arc::clone(&self.lost);
+        async move {
+            let receiver = submitted?;
+            let reason = || lost.lock().ok().and_then(|slot| slot.clone());
+            if receiver.await.is_err() {
+                return Err(Error::DeviceLost(reason().unwrap_or_else(|| {
+                    "wgpu dropped the completion callback without running it".into()
+                })));
+            }
+            match reason() {
+                Some(reason) => Err(Error::DeviceLost(reason)),
+                None => Ok(()),
+            }
+        }
+    }
+
+    /// Records [`GpuContext::record_fill`] in an encoder of its own and submits it, inside
+    /// error scopes the caller pops.
+    #[allow(clippy::too_many_arguments)]
+    fn submit_fill(
+        &self,
+        plan: &FillPlan,
+        dtype: Dtype,
+        first_elem: u64,
+        len_elems: u64,
+        buffer: &wgpu::Buffer,
+        offset_bytes: u64,
+    ) -> Result<ErrorScopes> {
         let scope = ErrorScopes::push(&self.device);
         let mut encoder = self
             .device
@@ -546,11 +660,7 @@ impl GpuContext {
             offset_bytes,
         )?;
         self.queue.submit([encoder.finish()]);
-        scope.pop("fill_buffer")?;
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::DeviceLost(self.lost_reason().unwrap_or_else(|| e.to_string())))?;
-        Ok(())
+        Ok(scope)
     }
 
     /// Byte offsets for packing `tensors` into one buffer, in order, each at a multiple of the
