@@ -103,6 +103,20 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Writing stopped because the disk is full, a disk quota is used up, or the file reached
+    /// the largest size a file may have (the process's `ulimit -f`, or the file system's
+    /// limit). The partial file was removed.
+    #[error("cannot write {path}: {condition}; the partial file was removed")]
+    NoSpace {
+        /// The file being written (its final name).
+        path: PathBuf,
+        /// Which limit was reached, in words.
+        condition: &'static str,
+        /// The I/O error (ENOSPC, EDQUOT or EFBIG).
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The run was cancelled (by a signal, through [`crate::output::WriteOptions::cancel`]);
     /// no output file was left under its final name.
     #[error("interrupted; no output file was written")]
@@ -148,11 +162,63 @@ pub fn try_zeroed<T: Clone + Default>(len: u64, what: impl FnOnce() -> String) -
 }
 
 impl Error {
+    /// An [`Error::NoSpace`] when `source` says that the disk, a quota or a file-size limit is
+    /// exhausted, else an [`Error::Io`].
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+
+        let condition = match source.kind() {
+            ErrorKind::StorageFull => "the disk is full",
+            ErrorKind::QuotaExceeded => "the disk quota is exhausted",
+            ErrorKind::FileTooLarge => {
+                "the file reached the largest size allowed (the file-size limit, ulimit -f, or \
+                 the file system's maximum)"
+            }
+            _ => {
+                return Error::Io {
+                    action,
+                    path: path.to_path_buf(),
+                    source,
+                };
+            }
+        };
+        Error::NoSpace {
+            path: path.to_path_buf(),
+            condition,
+            source,
+        }
+    }
+
     /// An [`Error::InvalidArgument`].
     pub(crate) fn invalid(what: &'static str, detail: impl Into<String>) -> Self {
         Error::InvalidArgument {
             what,
             detail: detail.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_disks_quotas_and_file_size_limits_are_named() {
+        // Linux's ENOSPC, EDQUOT and EFBIG.
+        for (errno, words) in [(28, "the disk is full"), (122, "quota"), (27, "ulimit -f")] {
+            let e = Error::io(
+                "cannot write",
+                std::path::Path::new("w.npy"),
+                std::io::Error::from_raw_os_error(errno),
+            );
+            assert!(matches!(e, Error::NoSpace { .. }), "{errno}: {e:?}");
+            assert!(e.to_string().contains(words), "{e}");
+            assert!(e.to_string().contains("w.npy"), "{e}");
+        }
+        let other = std::io::Error::from_raw_os_error(13);
+        assert!(matches!(
+            Error::io("cannot write", std::path::Path::new("w"), other),
+            Error::Io { .. }
+        ));
     }
 }

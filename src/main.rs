@@ -352,6 +352,15 @@ fn main() -> ExitCode {
         // SAFETY: the process is still single-threaded here.
         unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
     }
+    // A write past the file-size limit (`ulimit -f`) raises SIGXFSZ, whose default action
+    // kills the process and leaves its temporary file behind. Ignored, the write fails with
+    // EFBIG instead, which is reported as such and cleaned up like any other write error.
+    #[cfg(unix)]
+    // SAFETY: changing a signal's disposition to "ignore" installs no handler code, and the
+    // process is still single-threaded.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

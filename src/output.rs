@@ -375,8 +375,9 @@ fn shard_layout(jobs: &[TensorJob], dir: &Path, max_bytes: u64) -> Result<FileLa
 ///
 /// # Errors
 ///
-/// Those of [`plan_files`]; generation errors; [`Error::Io`] for file-system errors (a full
-/// disk among them), after which no output file is left under a final name.
+/// Those of [`plan_files`]; generation errors; [`Error::NoSpace`] for a full disk, an
+/// exhausted quota or a file-size limit, [`Error::Io`] for other file-system errors; after
+/// any of them no output file is left under a final name.
 pub fn write_checkpoint(
     engine: &Engine,
     jobs: &[TensorJob],

@@ -439,3 +439,57 @@ fn sigterm_and_sigint_stop_the_run_and_remove_the_temporary_file() {
         assert!(left.is_empty(), "{signal}: files left behind: {left:?}");
     }
 }
+
+#[test]
+fn a_file_size_limit_is_reported_as_such_and_leaves_nothing_behind() {
+    // `ulimit -f` limits every file the process writes, as a full disk would: writes past it
+    // fail (with EFBIG, the CLI ignoring SIGXFSZ), as they would with ENOSPC.
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh.npy");
+    let existing = dir.path().join("existing.safetensors");
+    std::fs::write(&existing, b"the previous checkpoint").unwrap();
+    for (path, force) in [(&fresh, false), (&existing, true)] {
+        // 16 MiB of f32 against a limit of 4096 blocks: 2 MiB, or 4 MiB where a block is
+        // 1024 bytes.
+        let mut args = vec![
+            "init",
+            "--shape",
+            "2048,2048",
+            "--seed",
+            "1",
+            "--device",
+            "cpu",
+        ];
+        args.extend(["--out", path.to_str().unwrap()]);
+        if force {
+            args.push("--force");
+        }
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(r#"ulimit -f 4096 && exec "$0" "$@""#)
+            .arg(env!("CARGO_BIN_EXE_weight-init"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("the file reached the largest size allowed")
+                && err.contains(path.to_str().unwrap())
+                && err.contains("the partial file was removed"),
+            "{err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        if force {
+            assert_eq!(std::fs::read(path).unwrap(), b"the previous checkpoint");
+        } else {
+            assert!(!path.exists(), "a file appeared under the final name");
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().contains(".weight-init-"))
+            .collect();
+        assert!(left.is_empty(), "temporary files left behind: {left:?}");
+    }
+}
