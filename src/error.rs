@@ -162,6 +162,23 @@ pub fn try_zeroed<T: Clone + Default>(len: u64, what: impl FnOnce() -> String) -
 }
 
 impl Error {
+    /// Whether the error comes from the GPU device or its driver (no adapter, a refused
+    /// device, a limit, a rejected shader, a validation or out-of-memory error, a failed
+    /// mapping, a lost device), as opposed to the input or the host: the kind of error after
+    /// which the CPU path can still do the work.
+    pub fn is_device_error(&self) -> bool {
+        matches!(
+            self,
+            Error::NoAdapter { .. }
+                | Error::RequestDevice { .. }
+                | Error::LimitExceeded { .. }
+                | Error::ShaderRejected(_)
+                | Error::GpuValidation { .. }
+                | Error::MapFailed(_)
+                | Error::DeviceLost(_)
+        )
+    }
+
     /// An [`Error::NoSpace`] when `source` says that the disk, a quota or a file-size limit is
     /// exhausted, else an [`Error::Io`].
     pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
