@@ -158,7 +158,7 @@ fn normal(std: f64) -> Scheme {
 
 /// Most layers a config may declare: far above any published model (a few hundred), and low
 /// enough that the list of tensors is built in moments.
-const MAX_LAYERS: u64 = 100_000;
+const MAX_LAYERS: u64 = 10_000;
 
 const ZEROS: Scheme = Scheme::Constant { value: 0.0 };
 const ONES: Scheme = Scheme::Constant { value: 1.0 };
