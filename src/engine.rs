@@ -14,7 +14,8 @@ use crate::spec::FillPlan;
 /// Where the user asked values to be computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeviceChoice {
-    /// A hardware GPU if there is one, else the CPU path (with one warning).
+    /// A hardware GPU if there is one, else the CPU path (with one warning); the CPU path also
+    /// takes over, with one warning, when the GPU fails ([`Engine::GpuWithFallback`]).
     #[default]
     Auto,
     /// The CPU path.
