@@ -93,23 +93,23 @@ fn small_plan() -> weight_init::spec::FillPlan {
         .unwrap()
 }
 
-fn storage_buffer(gpu: &GpuContext, bytes: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
-    gpu.device().create_buffer(&wgpu::BufferDescriptor {
-        label: Some("bad_input"),
-        size: bytes,
-        usage,
-        mapped_at_creation: false,
-    })
-}
+const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE;
 
+/// Records a fill of the small plan into a new 64-byte buffer of `usage`.
 fn record(
     gpu: &GpuContext,
+    usage: wgpu::BufferUsages,
     dtype: Dtype,
     first: u64,
     len: u64,
-    buffer: &wgpu::Buffer,
     offset: u64,
 ) -> weight_init::Result<()> {
+    let buffer = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: Some("bad_input"),
+        size: 64,
+        usage,
+        mapped_at_creation: false,
+    });
     let mut encoder = gpu.device().create_command_encoder(&Default::default());
     gpu.record_fill(
         &mut encoder,
@@ -117,7 +117,7 @@ fn record(
         dtype,
         first,
         len,
-        buffer,
+        &buffer,
         offset,
     )
 }
@@ -310,27 +310,16 @@ fn cases() -> Vec<Case> {
         case(Api(|_| Region { offsets: vec![0], extents: vec![4] }.check(&[4, 4])),
              Invalid("slice"), "1 offsets"),
 
-        // Library API: fills into a caller's GPU buffer.
-        case(Gpu(|gpu| {
-            let buffer = storage_buffer(gpu, 64, wgpu::BufferUsages::STORAGE);
-            record(gpu, Dtype::F32, 0, 4, &buffer, 2)
-        }), Invalid("buffer offset"), "2 is not a multiple of the f32 element size 4"),
-        case(Gpu(|gpu| {
-            let buffer = storage_buffer(gpu, 64, wgpu::BufferUsages::STORAGE);
-            record(gpu, Dtype::BF16, 0, 4, &buffer, 5)
-        }), Invalid("buffer offset"), "5"),
-        case(Gpu(|gpu| {
-            let buffer = storage_buffer(gpu, 64, wgpu::BufferUsages::STORAGE);
-            record(gpu, Dtype::F32, 0, 16, &buffer, 4)
-        }), Invalid("buffer range"), "64-byte buffer"),
-        case(Gpu(|gpu| {
-            let buffer = storage_buffer(gpu, 64, wgpu::BufferUsages::COPY_DST);
-            record(gpu, Dtype::F32, 0, 4, &buffer, 0)
-        }), Invalid("buffer"), "STORAGE"),
-        case(Gpu(|gpu| {
-            let buffer = storage_buffer(gpu, 64, wgpu::BufferUsages::STORAGE);
-            record(gpu, Dtype::F32, 15, 2, &buffer, 0)
-        }), Invalid("element range"), "[15, 15 + 2)"),
+        // Library API: fills into a caller's GPU buffer (64 bytes, STORAGE unless named).
+        case(Gpu(|gpu| record(gpu, STORAGE, Dtype::F32, 0, 4, 2)),
+             Invalid("buffer offset"), "2 is not a multiple of the f32 element size 4"),
+        case(Gpu(|gpu| record(gpu, STORAGE, Dtype::BF16, 0, 4, 5)), Invalid("buffer offset"), "5"),
+        case(Gpu(|gpu| record(gpu, STORAGE, Dtype::F32, 0, 16, 4)),
+             Invalid("buffer range"), "64-byte buffer"),
+        case(Gpu(|gpu| record(gpu, wgpu::BufferUsages::COPY_DST, Dtype::F32, 0, 4, 0)),
+             Invalid("buffer"), "STORAGE"),
+        case(Gpu(|gpu| record(gpu, STORAGE, Dtype::F32, 15, 2, 0)),
+             Invalid("element range"), "[15, 15 + 2)"),
     ]
 }
 
