@@ -18,7 +18,7 @@ const WINDOW: usize = 100;
 const ELEMS: usize = 4096;
 
 /// What the process and the device hold after a window.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct Usage {
     /// Live sub-allocations of the device's memory allocator (`None` where the backend
     /// gives no report).
@@ -92,7 +92,13 @@ fn thousands_of_fills_on_one_context_leave_nothing_behind() {
         }
     }
     let (first, last) = (windows[0], windows[1]);
-    eprintln!("after the first {WINDOW} fills: {first:?}\nduring the last {WINDOW}: {last:?}");
+    for (which, u) in [("first", first), ("last", last)] {
+        eprintln!(
+            "{which} {WINDOW} fills: {:?}; then {:?} live GPU allocations of {:?} bytes, \
+             {} resident bytes",
+            u.elapsed, u.allocations, u.allocated_bytes, u.resident_bytes
+        );
+    }
 
     // The last fill still gives the CPU's values.
     let dtype = fill(&gpu, &plans, FILLS, &mut out);
