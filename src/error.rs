@@ -206,12 +206,25 @@ impl Error {
         }
     }
 
-    /// An [`Error::InvalidArgument`].
+    /// An [`Error::InvalidArgument`]. Control characters in `detail` are escaped (`\n`
+    /// becomes `\\n`): details quote input, a parser's message may hold a key verbatim, and
+    /// every message stays on one line.
     pub(crate) fn invalid(what: &'static str, detail: impl Into<String>) -> Self {
-        Error::InvalidArgument {
-            what,
-            detail: detail.into(),
-        }
+        let detail = detail.into();
+        let detail = if detail.chars().any(char::is_control) {
+            let mut escaped = String::with_capacity(detail.len() + 8);
+            for c in detail.chars() {
+                if c.is_control() {
+                    escaped.extend(c.escape_default());
+                } else {
+                    escaped.push(c);
+                }
+            }
+            escaped
+        } else {
+            detail
+        };
+        Error::InvalidArgument { what, detail }
     }
 }
 

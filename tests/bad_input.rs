@@ -200,6 +200,8 @@ fn cases() -> Vec<Case> {
         case(Json(r#"{"tensors": [{"name": "a", "shape": [2], "scheme": "normal(std=inf)"}]}"#),
              Invalid("scheme"), "std: inf is not a finite number (tensor \"a\")"),
         case(Json(r#"{"tensors": [{"name": "a", "shap": [2]}]}"#), Invalid("spec file"), "shap"),
+        // A key with a newline, quoted by the parser's message (found by cargo-fuzz).
+        case(Json(r#"{"tensors\nx": []}"#), Invalid("spec file"), "`tensors\\nx`"),
         case(Json(r#"{"tensors": [{"name": "a", "#), Invalid("spec file"), "EOF"),
         case(Json(""), Invalid("spec file"), "EOF"),
         case(Json("[1, 2]"), Invalid("spec file"), "line 1 column 2"),
