@@ -105,10 +105,12 @@ pub enum Error {
 
     /// Writing stopped because the disk is full, a disk quota is used up, or the file reached
     /// the largest size a file may have (the process's `ulimit -f`, or the file system's
-    /// limit). The partial file was removed.
-    #[error("cannot write {path}: {condition}; the partial file was removed")]
+    /// limit). The writers remove their partial file before returning it.
+    #[error("{action} {path}: {condition}")]
     NoSpace {
-        /// The file being written (its final name).
+        /// What was being done (`"cannot write"`).
+        action: &'static str,
+        /// The file being written (its final name), or the directory being created.
         path: PathBuf,
         /// Which limit was reached, in words.
         condition: &'static str,
@@ -200,6 +202,7 @@ impl Error {
             }
         };
         Error::NoSpace {
+            action,
             path: path.to_path_buf(),
             condition,
             source,
@@ -233,6 +236,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn full_disks_quotas_and_file_size_limits_are_named() {
         // Linux's ENOSPC, EDQUOT and EFBIG.
         for (errno, words) in [(28, "the disk is full"), (122, "quota"), (27, "ulimit -f")] {

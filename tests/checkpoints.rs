@@ -469,9 +469,9 @@ fn a_file_size_limit_is_reported_as_such_and_leaves_nothing_behind() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(
-            err.contains("the file reached the largest size allowed")
+            err.contains("cannot write")
                 && err.contains(path.to_str().unwrap())
-                && err.contains("the partial file was removed"),
+                && err.contains("the file reached the largest size allowed"),
             "{err}"
         );
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
