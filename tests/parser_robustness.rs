@@ -1,7 +1,9 @@
 //! The spec-file and config readers on malformed input: every input gives a model or a clean
-//! error, never a panic. Inputs are the corpus in `tests/data/fuzz/` (valid files, tricky ones,
-//! and what cargo-fuzz found; see `fuzz/README.md`), random bytes, and random mutations of the
-//! corpus, drawn from our own Philox generator so that every run tries the same inputs.
+//! one-line error, never a panic. Inputs are the seed corpus in `tests/data/fuzz/{spec,config}`
+//! (valid files, tricky ones, and inputs that once failed) with random mutations of it, random
+//! bytes, both drawn from our own Philox generator so that every run tries the same inputs,
+//! and the corpus cargo-fuzz grew from the seeds, minimized, in
+//! `tests/data/fuzz/{spec,config}-found` (see `fuzz/README.md`).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -15,10 +17,11 @@ const MUTATIONS_PER_FILE: usize = 400;
 /// Random byte strings.
 const RANDOM_INPUTS: usize = 2000;
 
-fn corpus(kind: &str) -> Vec<(PathBuf, Vec<u8>)> {
+/// The files of `tests/data/fuzz/<dir>`.
+fn corpus(dir: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/fuzz")
-        .join(kind);
+        .join(dir);
     let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| {
@@ -131,6 +134,11 @@ fn mutate(rng: &mut PhiloxRng, input: &[u8]) -> Vec<u8> {
 fn check_kind(kind: &str, stream: u64) {
     let mut failures = Vec::new();
     let mut rng = PhiloxRng::new(2024, stream);
+    for (path, bytes) in corpus(&format!("{kind}-found")) {
+        if let Err(why) = feed(kind, &bytes) {
+            failures.push(format!("{}: {why}", path.display()));
+        }
+    }
     for (path, bytes) in corpus(kind) {
         if let Err(why) = feed(kind, &bytes) {
             failures.push(format!("{}: {why}", path.display()));
