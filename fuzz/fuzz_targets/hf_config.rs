@@ -12,6 +12,9 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Err(e) = Model::from_hf_config_str(text) {
         let message = e.to_string();
-        assert!(!message.is_empty() && !message.contains('\n'), "{message:?}");
+        assert!(
+            !message.is_empty() && !message.contains('\n'),
+            "{message:?}"
+        );
     }
 });

@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
     for format in [SpecFormat::Json, SpecFormat::Toml] {
         if let Err(e) = Model::from_spec_str(text, format) {
             let message = e.to_string();
-            assert!(!message.is_empty() && !message.contains('\n'), "{message:?}");
+            assert!(
+                !message.is_empty() && !message.contains('\n'),
+                "{message:?}"
+            );
         }
     }
 });
