@@ -410,6 +410,8 @@ fn make_row(
     let (device, software) = match engine {
         Engine::Cpu => (PathKind::Cpu, false),
         Engine::Gpu(gpu) => (PathKind::Gpu, gpu.is_software()),
+        Engine::GpuWithFallback(g) if g.has_fallen_back() => (PathKind::Cpu, false),
+        Engine::GpuWithFallback(g) => (PathKind::Gpu, g.gpu().is_software()),
     };
     let speedup_vs_cpu = match device {
         PathKind::Cpu => Some(1.0),

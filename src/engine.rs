@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
@@ -13,7 +14,8 @@ use crate::spec::FillPlan;
 /// Where the user asked values to be computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeviceChoice {
-    /// A hardware GPU if there is one, else the CPU path (with one warning).
+    /// A hardware GPU if there is one, else the CPU path (with one warning); the CPU path also
+    /// takes over, with one warning, when the GPU fails ([`Engine::GpuWithFallback`]).
     #[default]
     Auto,
     /// The CPU path.
@@ -43,8 +45,58 @@ impl FromStr for DeviceChoice {
 pub enum Engine {
     /// [`crate::cpu`], on rayon's thread pool.
     Cpu,
-    /// A wgpu device.
+    /// A wgpu device; its errors are returned.
     Gpu(Box<GpuContext>),
+    /// A wgpu device that hands its work to the CPU path once it fails with a device error
+    /// ([`Error::is_device_error`]); what [`DeviceChoice::Auto`] gives when it finds a GPU.
+    GpuWithFallback(Box<FallbackGpu>),
+}
+
+/// A GPU that falls back to the CPU path: fills run on the GPU until one fails with a device
+/// error (a lost device, an allocation the device refuses, a validation error); that fill and
+/// every later one then run on the CPU path, after one warning in the log. The values are the
+/// same either way, so a caller sees only the warning and the time.
+#[derive(Debug)]
+pub struct FallbackGpu {
+    gpu: GpuContext,
+    failed: AtomicBool,
+}
+
+impl FallbackGpu {
+    /// The GPU context.
+    pub fn gpu(&self) -> &GpuContext {
+        &self.gpu
+    }
+
+    /// Whether a device error has moved the work to the CPU path.
+    pub fn has_fallen_back(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// `on_gpu(out)`, unless the GPU failed before; after a device error, `on_cpu(out)`, which
+    /// rewrites all of `out`.
+    fn run<O: ?Sized>(
+        &self,
+        out: &mut O,
+        on_gpu: impl FnOnce(&GpuContext, &mut O) -> Result<()>,
+        on_cpu: impl FnOnce(&mut O) -> Result<()>,
+    ) -> Result<()> {
+        if !self.has_fallen_back() {
+            match on_gpu(&self.gpu, out) {
+                Err(e) if e.is_device_error() => {
+                    if !self.failed.swap(true, Ordering::Relaxed) {
+                        log::warn!(
+                            "the GPU {} failed ({e}); using the CPU path from now on, with the \
+                             same values",
+                            self.gpu.describe()
+                        );
+                    }
+                }
+                other => return other,
+            }
+        }
+        on_cpu(out)
+    }
 }
 
 impl Engine {
@@ -53,7 +105,8 @@ impl Engine {
     /// # Errors
     ///
     /// For [`DeviceChoice::Gpu`], the errors of [`GpuContext::new`]. [`DeviceChoice::Auto`]
-    /// never fails: without a usable hardware GPU it logs one warning and returns the CPU path.
+    /// never fails: without a usable hardware GPU it logs one warning and returns the CPU path,
+    /// and with one it returns [`Engine::GpuWithFallback`].
     pub fn new(choice: DeviceChoice) -> Result<Self> {
         match choice {
             DeviceChoice::Cpu => Ok(Engine::Cpu),
@@ -61,13 +114,21 @@ impl Engine {
                 AdapterPreference::Any,
             )?))),
             DeviceChoice::Auto => match GpuContext::new(AdapterPreference::HardwareOnly) {
-                Ok(gpu) => Ok(Engine::Gpu(Box::new(gpu))),
+                Ok(gpu) => Ok(Engine::with_cpu_fallback(gpu)),
                 Err(e) => {
                     log::warn!("using the CPU path: {e}");
                     Ok(Engine::Cpu)
                 }
             },
         }
+    }
+
+    /// `gpu`, falling back to the CPU path after a device error ([`FallbackGpu`]).
+    pub fn with_cpu_fallback(gpu: GpuContext) -> Self {
+        Engine::GpuWithFallback(Box::new(FallbackGpu {
+            gpu,
+            failed: AtomicBool::new(false),
+        }))
     }
 
     /// Elements `[first_elem, first_elem + out.len())` of the planned tensor into `out`.
@@ -79,6 +140,11 @@ impl Engine {
         match self {
             Engine::Cpu => crate::cpu::fill_range(plan, first_elem, out),
             Engine::Gpu(gpu) => gpu.fill_range(plan, first_elem, out),
+            Engine::GpuWithFallback(f) => f.run(
+                out,
+                |gpu, out| gpu.fill_range(plan, first_elem, out),
+                |out| crate::cpu::fill_range(plan, first_elem, out),
+            ),
         }
     }
 
@@ -98,6 +164,11 @@ impl Engine {
         match self {
             Engine::Cpu => crate::cpu::fill_range_as(plan, dtype, first_elem, out),
             Engine::Gpu(gpu) => gpu.fill_range_as(plan, dtype, first_elem, out),
+            Engine::GpuWithFallback(f) => f.run(
+                out,
+                |gpu, out| gpu.fill_range_as(plan, dtype, first_elem, out),
+                |out| crate::cpu::fill_range_as(plan, dtype, first_elem, out),
+            ),
         }
     }
 
@@ -134,33 +205,14 @@ impl Engine {
                 format!("{} bytes for {total} {dtype} elements", out.len()),
             ));
         }
-        // Split `out` into one slice per run.
-        let mut slices = Vec::with_capacity(runs.len());
-        let mut rest = out;
-        for &(first, len) in runs {
-            let (head, tail) = rest.split_at_mut((len * size) as usize);
-            slices.push((first, head));
-            rest = tail;
-        }
         match self {
-            Engine::Cpu => slices.into_par_iter().try_for_each(|(first, bytes)| {
-                crate::cpu::fill_range_as(plan, dtype, first, bytes)
-            }),
-            Engine::Gpu(gpu) => {
-                // A span holds the gaps between runs too; 2^24 elements (64 MiB of f32) keeps
-                // that host buffer modest while still covering many rows per dispatch.
-                let budget = gpu.chunk_elems().min(MAX_SPAN_ELEMS);
-                let mut span: Vec<(u64, &mut [u8])> = Vec::new();
-                for (first, bytes) in slices {
-                    let end = first + bytes.len() as u64 / size;
-                    let span_start = span.first().map_or(first, |s| s.0);
-                    if !span.is_empty() && (first < span_start || end - span_start > budget) {
-                        fill_span(gpu, plan, dtype, &mut span)?;
-                    }
-                    span.push((first, bytes));
-                }
-                fill_span(gpu, plan, dtype, &mut span)
-            }
+            Engine::Cpu => cpu_fill_runs(plan, dtype, runs, out),
+            Engine::Gpu(gpu) => gpu_fill_runs(gpu, plan, dtype, runs, out),
+            Engine::GpuWithFallback(f) => f.run(
+                out,
+                |gpu, out| gpu_fill_runs(gpu, plan, dtype, runs, out),
+                |out| cpu_fill_runs(plan, dtype, runs, out),
+            ),
         }
     }
 
@@ -187,6 +239,11 @@ impl Engine {
         match self {
             Engine::Cpu => crate::cpu::words(seed, stream, first_block, out),
             Engine::Gpu(gpu) => gpu.words(seed, stream, first_block, out),
+            Engine::GpuWithFallback(f) => f.run(
+                out,
+                |gpu, out| gpu.words(seed, stream, first_block, out),
+                |out| crate::cpu::words(seed, stream, first_block, out),
+            ),
         }
     }
 }
@@ -194,11 +251,59 @@ impl Engine {
 impl fmt::Display for Engine {
     /// `CPU path (N threads)` or `GPU <name> [<backend>, <kind>]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let threads = rayon::current_num_threads();
         match self {
-            Engine::Cpu => write!(f, "CPU path ({} threads)", rayon::current_num_threads()),
+            Engine::Cpu => write!(f, "CPU path ({threads} threads)"),
             Engine::Gpu(gpu) => write!(f, "GPU {}", gpu.describe()),
+            Engine::GpuWithFallback(g) if g.has_fallen_back() => {
+                write!(f, "CPU path ({threads} threads) after a GPU failure")
+            }
+            Engine::GpuWithFallback(g) => write!(f, "GPU {}", g.gpu.describe()),
         }
     }
+}
+
+/// `out` cut into one slice per run: `(first_elem, bytes)`.
+fn split_runs<'a>(runs: &[(u64, u64)], size: u64, out: &'a mut [u8]) -> Vec<(u64, &'a mut [u8])> {
+    let mut slices = Vec::with_capacity(runs.len());
+    let mut rest = out;
+    for &(first, len) in runs {
+        let (head, tail) = rest.split_at_mut((len * size) as usize);
+        slices.push((first, head));
+        rest = tail;
+    }
+    slices
+}
+
+/// [`Engine::fill_runs`] on the CPU path: the runs in parallel.
+fn cpu_fill_runs(plan: &FillPlan, dtype: Dtype, runs: &[(u64, u64)], out: &mut [u8]) -> Result<()> {
+    split_runs(runs, dtype.size_bytes() as u64, out)
+        .into_par_iter()
+        .try_for_each(|(first, bytes)| crate::cpu::fill_range_as(plan, dtype, first, bytes))
+}
+
+/// [`Engine::fill_runs`] on a GPU: runs close together share one span.
+fn gpu_fill_runs(
+    gpu: &GpuContext,
+    plan: &FillPlan,
+    dtype: Dtype,
+    runs: &[(u64, u64)],
+    out: &mut [u8],
+) -> Result<()> {
+    let size = dtype.size_bytes() as u64;
+    // A span holds the gaps between runs too; 2^24 elements (64 MiB of f32) keeps that host
+    // buffer modest while still covering many rows per dispatch.
+    let budget = gpu.chunk_elems().min(MAX_SPAN_ELEMS);
+    let mut span: Vec<(u64, &mut [u8])> = Vec::new();
+    for (first, bytes) in split_runs(runs, size, out) {
+        let end = first + bytes.len() as u64 / size;
+        let span_start = span.first().map_or(first, |s| s.0);
+        if !span.is_empty() && (first < span_start || end - span_start > budget) {
+            fill_span(gpu, plan, dtype, &mut span)?;
+        }
+        span.push((first, bytes));
+    }
+    fill_span(gpu, plan, dtype, &mut span)
 }
 
 /// Largest span of elements generated at once on the GPU to cover several short runs.

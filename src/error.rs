@@ -103,6 +103,22 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Writing stopped because the disk is full, a disk quota is used up, or the file reached
+    /// the largest size a file may have (the process's `ulimit -f`, or the file system's
+    /// limit). The writers remove their partial file before returning it.
+    #[error("{action} {path}: {condition}")]
+    NoSpace {
+        /// What was being done (`"cannot write"`).
+        action: &'static str,
+        /// The file being written (its final name), or the directory being created.
+        path: PathBuf,
+        /// Which limit was reached, in words.
+        condition: &'static str,
+        /// The I/O error (ENOSPC, EDQUOT or EFBIG).
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The run was cancelled (by a signal, through [`crate::output::WriteOptions::cancel`]);
     /// no output file was left under its final name.
     #[error("interrupted; no output file was written")]
@@ -148,11 +164,95 @@ pub fn try_zeroed<T: Clone + Default>(len: u64, what: impl FnOnce() -> String) -
 }
 
 impl Error {
-    /// An [`Error::InvalidArgument`].
-    pub(crate) fn invalid(what: &'static str, detail: impl Into<String>) -> Self {
-        Error::InvalidArgument {
-            what,
-            detail: detail.into(),
+    /// Whether the error comes from the GPU device or its driver (no adapter, a refused
+    /// device, a limit, a rejected shader, a validation or out-of-memory error, a failed
+    /// mapping, a lost device), as opposed to the input or the host: the kind of error after
+    /// which the CPU path can still do the work.
+    pub fn is_device_error(&self) -> bool {
+        matches!(
+            self,
+            Error::NoAdapter { .. }
+                | Error::RequestDevice { .. }
+                | Error::LimitExceeded { .. }
+                | Error::ShaderRejected(_)
+                | Error::GpuValidation { .. }
+                | Error::MapFailed(_)
+                | Error::DeviceLost(_)
+        )
+    }
+
+    /// An [`Error::NoSpace`] when `source` says that the disk, a quota or a file-size limit is
+    /// exhausted, else an [`Error::Io`].
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+
+        let condition = match source.kind() {
+            ErrorKind::StorageFull => "the disk is full",
+            ErrorKind::QuotaExceeded => "the disk quota is exhausted",
+            ErrorKind::FileTooLarge => {
+                "the file reached the largest size allowed (the file-size limit, ulimit -f, or \
+                 the file system's maximum)"
+            }
+            _ => {
+                return Error::Io {
+                    action,
+                    path: path.to_path_buf(),
+                    source,
+                };
+            }
+        };
+        Error::NoSpace {
+            action,
+            path: path.to_path_buf(),
+            condition,
+            source,
         }
+    }
+
+    /// An [`Error::InvalidArgument`]. Control characters in `detail` are escaped (`\n`
+    /// becomes `\\n`): details quote input, a parser's message may hold a key verbatim, and
+    /// every message stays on one line.
+    pub(crate) fn invalid(what: &'static str, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        let detail = if detail.chars().any(char::is_control) {
+            let mut escaped = String::with_capacity(detail.len() + 8);
+            for c in detail.chars() {
+                if c.is_control() {
+                    escaped.extend(c.escape_default());
+                } else {
+                    escaped.push(c);
+                }
+            }
+            escaped
+        } else {
+            detail
+        };
+        Error::InvalidArgument { what, detail }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn full_disks_quotas_and_file_size_limits_are_named() {
+        // Linux's ENOSPC, EDQUOT and EFBIG.
+        for (errno, words) in [(28, "the disk is full"), (122, "quota"), (27, "ulimit -f")] {
+            let e = Error::io(
+                "cannot write",
+                std::path::Path::new("w.npy"),
+                std::io::Error::from_raw_os_error(errno),
+            );
+            assert!(matches!(e, Error::NoSpace { .. }), "{errno}: {e:?}");
+            assert!(e.to_string().contains(words), "{e}");
+            assert!(e.to_string().contains("w.npy"), "{e}");
+        }
+        let other = std::io::Error::from_raw_os_error(13);
+        assert!(matches!(
+            Error::io("cannot write", std::path::Path::new("w"), other),
+            Error::Io { .. }
+        ));
     }
 }

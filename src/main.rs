@@ -431,6 +431,15 @@ fn main() -> ExitCode {
         // SAFETY: the process is still single-threaded here.
         unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
     }
+    // A write past the file-size limit (`ulimit -f`) raises SIGXFSZ, whose default action
+    // kills the process and leaves its temporary file behind. Ignored, the write fails with
+    // EFBIG instead, which is reported as such and cleaned up like any other write error.
+    #[cfg(unix)]
+    // SAFETY: changing a signal's disposition to "ignore" installs no handler code, and the
+    // process is still single-threaded.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -539,6 +548,14 @@ fn run_init(args: &InitArgs) -> Result<(), Error> {
             Ok(job)
         })
         .collect::<Result<Vec<_>, Error>>()?;
+    let total_bytes = jobs.iter().try_fold(0u64, |sum, job| {
+        sum.checked_add(job.len_bytes()?)
+            .ok_or_else(|| Error::TooLarge {
+                what: "output size",
+                value: format!("the sum over {} tensors", jobs.len()),
+                limit: format!("{} bytes", u64::MAX),
+            })
+    })?;
     let overwrite = if args.force {
         Overwrite::Replace
     } else {
@@ -602,10 +619,6 @@ fn run_init(args: &InitArgs) -> Result<(), Error> {
     let mut out = BufWriter::new(stdout.lock());
 
     if let Some(dest) = &dest {
-        let total_bytes = jobs
-            .iter()
-            .map(|j| Ok(j.region.len_elems()? * j.spec.dtype.size_bytes() as u64))
-            .sum::<Result<u64, Error>>()?;
         let bar = progress_bar(total_bytes);
         let files = weight_init::output::write_checkpoint(
             &engine,
@@ -722,7 +735,7 @@ fn model(args: &InitArgs) -> Result<Model, Error> {
 fn stored_values(engine: &Engine, job: &TensorJob) -> Result<Vec<f32>, Error> {
     let runs: Vec<(u64, u64)> = job.region.runs(&job.spec.shape).collect();
     let elems = job.region.len_elems()?;
-    let len = usize::try_from(elems * job.spec.dtype.size_bytes() as u64)
+    let len = usize::try_from(job.len_bytes()?)
         .ok()
         .filter(|&n| n <= isize::MAX as usize)
         .ok_or_else(|| Error::TooLarge {

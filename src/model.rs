@@ -133,6 +133,11 @@ impl Model {
                     what,
                     detail: format!("{detail} (tensor {:?})", t.name),
                 },
+                Error::TooLarge { what, value, limit } => Error::TooLarge {
+                    what,
+                    value: format!("{value} (tensor {:?})", t.name),
+                    limit,
+                },
                 other => other,
             })?;
         }

@@ -170,6 +170,15 @@ impl TensorJob {
         Ok(Self { spec, plan, region })
     }
 
+    /// Bytes of the written part: its elements times the dtype's size.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`] naming the tensor if the size overflows `u64`.
+    pub fn len_bytes(&self) -> Result<u64> {
+        self.header().len_bytes()
+    }
+
     fn header(&self) -> TensorHeader {
         TensorHeader {
             name: self.spec.name.clone(),
@@ -246,6 +255,9 @@ pub fn plan_files(
     for path in layout.paths() {
         // A directory destination is created as needed; a file's directory must exist.
         let parent = atomic::parent_dir(path);
+        if !matches!(dest, Destination::Directory(_)) && parent.exists() && !parent.is_dir() {
+            return Err(not_a_directory(parent));
+        }
         if !matches!(dest, Destination::Directory(_)) && !parent.is_dir() {
             return Err(Error::invalid(
                 "output path",
@@ -278,6 +290,13 @@ pub fn plan_files(
 
 /// Checks that the directory the output goes to (or, for a directory not yet created, its
 /// nearest existing ancestor) accepts new files, by creating and removing a probe file.
+/// Permission bits alone would not tell: they do not stop root, while a read-only mount or a
+/// pseudo file system (`/sys`) stops everyone.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] naming the directory and the system's reason, or a path on the
+/// way that is a file rather than a directory.
 fn check_writable(dest: &Destination) -> Result<()> {
     let target = match dest {
         Destination::Npy(p) | Destination::SafetensorsFile(p) => atomic::parent_dir(p),
@@ -285,6 +304,9 @@ fn check_writable(dest: &Destination) -> Result<()> {
     };
     let mut dir = target;
     while !dir.is_dir() {
+        if dir.exists() {
+            return Err(not_a_directory(dir));
+        }
         match dir.parent() {
             Some(p) if !p.as_os_str().is_empty() => dir = p,
             _ => dir = Path::new("."),
@@ -294,11 +316,20 @@ fn check_writable(dest: &Destination) -> Result<()> {
         .prefix(".weight-init-probe-")
         .tempfile_in(dir)
         .map(drop)
-        .map_err(|source| Error::Io {
-            action: "cannot create files in",
-            path: dir.to_path_buf(),
-            source,
+        .map_err(|e| {
+            Error::invalid(
+                "output path",
+                format!("cannot create files in {}: {e}", dir.display()),
+            )
         })
+}
+
+/// The error for an output path whose directory part names a file.
+fn not_a_directory(path: &Path) -> Error {
+    Error::invalid(
+        "output path",
+        format!("{} is not a directory", path.display()),
+    )
 }
 
 /// Groups jobs, in order, into shards of at most `max_bytes` (Hugging Face's rule: a new
@@ -308,7 +339,7 @@ fn shard_layout(jobs: &[TensorJob], dir: &Path, max_bytes: u64) -> Result<FileLa
     for (i, job) in jobs.iter().enumerate() {
         let bytes = job.header().len_bytes()?;
         match shards.last_mut() {
-            Some((size, members)) if *size + bytes <= max_bytes => {
+            Some((size, members)) if size.checked_add(bytes).is_some_and(|s| s <= max_bytes) => {
                 *size += bytes;
                 members.push(i);
             }
@@ -344,8 +375,9 @@ fn shard_layout(jobs: &[TensorJob], dir: &Path, max_bytes: u64) -> Result<FileLa
 ///
 /// # Errors
 ///
-/// Those of [`plan_files`]; generation errors; [`Error::Io`] for file-system errors (a full
-/// disk among them), after which no output file is left under a final name.
+/// Those of [`plan_files`]; generation errors; [`Error::NoSpace`] for a full disk, an
+/// exhausted quota or a file-size limit, [`Error::Io`] for other file-system errors; after
+/// any of them no output file is left under a final name.
 pub fn write_checkpoint(
     engine: &Engine,
     jobs: &[TensorJob],

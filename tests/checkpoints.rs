@@ -289,27 +289,42 @@ fn gpt2_preset_has_the_state_dict_names_and_shapes() {
     assert_eq!(header.metadata().as_ref().unwrap()["format"], "pt");
 }
 
+/// What an existing output file holds before a run that must leave it alone.
+const OLD_BYTES: &[u8] = b"the previous checkpoint";
+
+/// The two outputs a failed run must leave alone, each with its arguments
+/// `init SOURCE.. --out PATH [--force]`: a fresh path, where no file may appear, and an
+/// existing file, replaced only with `--force`, which must keep [`OLD_BYTES`].
+fn fresh_and_existing(dir: &Path, source: &[&str]) -> [(std::path::PathBuf, Vec<String>); 2] {
+    let existing = dir.join("existing.safetensors");
+    std::fs::write(&existing, OLD_BYTES).unwrap();
+    [(dir.join("fresh.safetensors"), false), (existing, true)].map(|(path, force)| {
+        let mut args: Vec<String> = std::iter::once(&"init")
+            .chain(source)
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(["--out".to_string(), path.display().to_string()]);
+        if force {
+            args.push("--force".into());
+        }
+        (path, args)
+    })
+}
+
+/// Checks that a failed run left `path` (from [`fresh_and_existing`]) alone.
+fn assert_left_alone(path: &Path) {
+    if path.ends_with("existing.safetensors") {
+        assert_eq!(std::fs::read(path).unwrap(), OLD_BYTES);
+    } else {
+        assert!(!path.exists(), "a file appeared under the final name");
+    }
+}
+
 #[test]
 fn a_killed_run_leaves_no_file_under_the_final_name_and_the_old_file_intact() {
     let dir = tempfile::tempdir().unwrap();
-    let fresh = dir.path().join("fresh.safetensors");
-    let existing = dir.path().join("existing.safetensors");
-    std::fs::write(&existing, b"the previous checkpoint").unwrap();
-    for (path, force) in [(&fresh, false), (&existing, true)] {
-        let mut args = vec![
-            "init",
-            "--preset",
-            "gpt2",
-            "--seed",
-            "1",
-            "--device",
-            "cpu",
-            "--out",
-            path.to_str().unwrap(),
-        ];
-        if force {
-            args.push("--force");
-        }
+    let source = ["--preset", "gpt2", "--seed", "1", "--device", "cpu"];
+    for (path, args) in fresh_and_existing(dir.path(), &source) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weight-init"))
             .args(&args)
             .stdout(Stdio::null())
@@ -341,11 +356,7 @@ fn a_killed_run_leaves_no_file_under_the_final_name_and_the_old_file_intact() {
         }
         child.kill().unwrap();
         child.wait().unwrap();
-        if force {
-            assert_eq!(std::fs::read(path).unwrap(), b"the previous checkpoint");
-        } else {
-            assert!(!path.exists(), "a file appeared under the final name");
-        }
+        assert_left_alone(&path);
     }
 }
 
@@ -437,5 +448,39 @@ fn sigterm_and_sigint_stop_the_run_and_remove_the_temporary_file() {
         );
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert!(left.is_empty(), "{signal}: files left behind: {left:?}");
+    }
+}
+
+#[test]
+fn a_file_size_limit_is_reported_as_such_and_leaves_nothing_behind() {
+    // `ulimit -f` limits every file the process writes, as a full disk would: writes past it
+    // fail (with EFBIG, the CLI ignoring SIGXFSZ), as they would with ENOSPC. 16 MiB of f32
+    // against a limit of 4096 blocks: 2 MiB, or 4 MiB where a block is 1024 bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let source = ["--shape", "2048,2048", "--seed", "1", "--device", "cpu"];
+    for (path, args) in fresh_and_existing(dir.path(), &source) {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(r#"ulimit -f 4096 && exec "$0" "$@""#)
+            .arg(env!("CARGO_BIN_EXE_weight-init"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("cannot write")
+                && err.contains(path.to_str().unwrap())
+                && err.contains("the file reached the largest size allowed"),
+            "{err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert_left_alone(&path);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().contains(".weight-init-"))
+            .collect();
+        assert!(left.is_empty(), "temporary files left behind: {left:?}");
     }
 }

@@ -2,8 +2,6 @@
 
 use std::sync::{Arc, Mutex, mpsc};
 
-use wgpu::util::DeviceExt;
-
 use super::kernel::{self, Grid, MAX_WORKGROUPS_PER_DIM, Params};
 use crate::dtype::Dtype;
 use crate::error::{Error, Result};
@@ -490,7 +488,7 @@ impl GpuContext {
                     offset: start_bytes,
                     size: wgpu::BufferSize::new(n * size),
                 };
-                self.encode(encoder, &self.fill_pipeline, params, grid, binding);
+                self.encode(encoder, &self.fill_pipeline, params, grid, binding)?;
                 done += n;
                 continue;
             }
@@ -508,7 +506,7 @@ impl GpuContext {
                 offset: bind_start,
                 size: wgpu::BufferSize::new(bind_end - bind_start),
             };
-            self.encode(encoder, &self.exact_pipeline, params, grid, binding);
+            self.encode(encoder, &self.exact_pipeline, params, grid, binding)?;
             done += n;
         }
         Ok(())
@@ -745,14 +743,30 @@ impl GpuContext {
         params: Params,
         grid: Grid,
         binding: wgpu::BufferBinding<'_>,
-    ) {
-        let uniform = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("weight-init params"),
-                contents: bytemuck::bytes_of(&params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+    ) -> Result<()> {
+        let uniform = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("weight-init params"),
+            size: std::mem::size_of::<Params>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM,
+            mapped_at_creation: true,
+        });
+        // On a lost device the buffer is invalid and has no mapping; wgpu's
+        // `create_buffer_init` would panic there, this returns the error.
+        uniform
+            .get_mapped_range_mut(..)
+            .map_err(|e| {
+                // A poll runs the device-lost callback, if the device is why.
+                let _ = self.device.poll(wgpu::PollType::Poll);
+                match self.lost_reason() {
+                    Some(reason) => Error::DeviceLost(reason),
+                    None => Error::GpuValidation {
+                        operation: "parameter upload",
+                        message: one_line(&e),
+                    },
+                }
+            })?
+            .copy_from_slice(bytemuck::bytes_of(&params));
+        uniform.unmap();
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("weight-init bindings"),
             layout: &self.layout,
@@ -774,6 +788,7 @@ impl GpuContext {
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(grid.x, grid.y, 1);
+        Ok(())
     }
 
     /// A storage buffer the kernel writes and a mappable buffer to read it back, `bytes` each.
@@ -827,7 +842,7 @@ impl GpuContext {
                 label: Some("weight-init"),
             });
         let binding = scratch.storage.as_entire_buffer_binding();
-        self.encode(&mut encoder, pipeline, params, grid, binding);
+        self.encode(&mut encoder, pipeline, params, grid, binding)?;
         encoder.copy_buffer_to_buffer(&scratch.storage, 0, &scratch.staging, 0, None);
         self.queue.submit([encoder.finish()]);
         scope.pop("dispatch")
@@ -968,8 +983,20 @@ impl ErrorScopes {
             None => Ok(()),
             Some(error) => Err(Error::GpuValidation {
                 operation,
-                message: error.to_string(),
+                message: one_line(&error),
             }),
         }
     }
+}
+
+/// A wgpu error's message on one line: its lines joined by ": ", without wgpu's
+/// "Caused by:" headings.
+fn one_line(error: &dyn std::fmt::Display) -> String {
+    let text = error.to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != "Caused by:")
+        .collect();
+    lines.join(": ")
 }

@@ -124,15 +124,41 @@ impl Config<'_> {
         }
     }
 
+    /// The `num_layers` field: a positive integer of at most [`MAX_LAYERS`].
+    fn layers(&self, key: &str) -> Result<u64> {
+        let layers = self.dim(key)?;
+        if layers > MAX_LAYERS {
+            return Err(Error::TooLarge {
+                what: "config layer count",
+                value: format!("field {key:?} = {layers}"),
+                limit: MAX_LAYERS.to_string(),
+            });
+        }
+        Ok(layers)
+    }
+
     fn describe(&self, key: &str) -> String {
         self.field(key)
             .map_or_else(|| "nothing".to_string(), Value::to_string)
     }
 }
 
+/// `a * b`, a tensor dimension made from config fields; `formula` names them in the error.
+fn product(a: u64, b: u64, formula: &str) -> Result<u64> {
+    a.checked_mul(b).ok_or_else(|| Error::TooLarge {
+        what: "config dimension",
+        value: format!("{formula} = {a} * {b}"),
+        limit: u64::MAX.to_string(),
+    })
+}
+
 fn normal(std: f64) -> Scheme {
     Scheme::Normal { mean: 0.0, std }
 }
+
+/// Most layers a config may declare: far above any published model (a few hundred), and low
+/// enough that the list of tensors is built in moments.
+const MAX_LAYERS: u64 = 10_000;
 
 const ZEROS: Scheme = Scheme::Constant { value: 0.0 };
 const ONES: Scheme = Scheme::Constant { value: 1.0 };
@@ -141,8 +167,9 @@ fn gpt2(c: &Config<'_>) -> Result<Vec<TensorSpec>> {
     let vocab = c.dim("vocab_size")?;
     let positions = c.dim_or("n_positions", c.dim_or("n_ctx", 1024)?)?;
     let d = c.dim("n_embd")?;
-    let layers = c.dim("n_layer")?;
-    let inner = c.dim_or("n_inner", 4 * d)?;
+    let layers = c.layers("n_layer")?;
+    let inner = c.dim_or("n_inner", product(4, d, "4 * n_embd")?)?;
+    let qkv = product(3, d, "3 * n_embd")?;
     let std = c.float_or("initializer_range", 0.02)?;
     let proj_std = std / (2.0 * layers as f64).sqrt();
 
@@ -155,12 +182,8 @@ fn gpt2(c: &Config<'_>) -> Result<Vec<TensorSpec>> {
         t.extend([
             TensorSpec::new(format!("{p}.ln_1.weight"), vec![d], ONES),
             TensorSpec::new(format!("{p}.ln_1.bias"), vec![d], ZEROS),
-            TensorSpec::new(
-                format!("{p}.attn.c_attn.weight"),
-                vec![d, 3 * d],
-                normal(std),
-            ),
-            TensorSpec::new(format!("{p}.attn.c_attn.bias"), vec![3 * d], ZEROS),
+            TensorSpec::new(format!("{p}.attn.c_attn.weight"), vec![d, qkv], normal(std)),
+            TensorSpec::new(format!("{p}.attn.c_attn.bias"), vec![qkv], ZEROS),
             TensorSpec::new(
                 format!("{p}.attn.c_proj.weight"),
                 vec![d, d],
@@ -195,10 +218,21 @@ fn llama(c: &Config<'_>) -> Result<Vec<TensorSpec>> {
     let vocab = c.dim("vocab_size")?;
     let h = c.dim("hidden_size")?;
     let inter = c.dim("intermediate_size")?;
-    let layers = c.dim("num_hidden_layers")?;
+    let layers = c.layers("num_hidden_layers")?;
     let heads = c.dim("num_attention_heads")?;
     let kv_heads = c.dim_or("num_key_value_heads", heads)?;
+    if c.field("head_dim").is_none() && heads > h {
+        return Err(Error::invalid(
+            "config",
+            format!(
+                "num_attention_heads {heads} is more than hidden_size {h}, so heads would have \
+                 no dimensions; give head_dim"
+            ),
+        ));
+    }
     let head_dim = c.dim_or("head_dim", h / heads)?;
+    let q_dim = product(heads, head_dim, "num_attention_heads * head_dim")?;
+    let kv_dim = product(kv_heads, head_dim, "num_key_value_heads * head_dim")?;
     let std = c.float_or("initializer_range", 0.02)?;
     let attention_bias = c.flag_or("attention_bias", false)?;
     let mlp_bias = c.flag_or("mlp_bias", false)?;
@@ -223,21 +257,21 @@ fn llama(c: &Config<'_>) -> Result<Vec<TensorSpec>> {
         linear(
             &mut t,
             format!("{p}.self_attn.q_proj"),
-            heads * head_dim,
+            q_dim,
             h,
             attention_bias,
         );
         linear(
             &mut t,
             format!("{p}.self_attn.k_proj"),
-            kv_heads * head_dim,
+            kv_dim,
             h,
             attention_bias,
         );
         linear(
             &mut t,
             format!("{p}.self_attn.v_proj"),
-            kv_heads * head_dim,
+            kv_dim,
             h,
             attention_bias,
         );
@@ -245,7 +279,7 @@ fn llama(c: &Config<'_>) -> Result<Vec<TensorSpec>> {
             &mut t,
             format!("{p}.self_attn.o_proj"),
             h,
-            heads * head_dim,
+            q_dim,
             attention_bias,
         );
         linear(&mut t, format!("{p}.mlp.gate_proj"), inter, h, mlp_bias);

@@ -25,7 +25,8 @@ impl AtomicFile {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the temporary file cannot be created in `target`'s directory.
+    /// [`Error::Io`] if the temporary file cannot be created in `target`'s directory
+    /// ([`Error::NoSpace`] if the disk is full).
     pub fn create(target: &Path) -> Result<Self> {
         let dir = parent_dir(target);
         let mut builder = tempfile::Builder::new();
@@ -36,11 +37,9 @@ impl AtomicFile {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(fs::Permissions::from_mode(0o666));
         }
-        let temp = builder.tempfile_in(dir).map_err(|source| Error::Io {
-            action: "cannot create a temporary file in",
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        let temp = builder
+            .tempfile_in(dir)
+            .map_err(|source| Error::io("cannot create a temporary file in", dir, source))?;
         Ok(Self {
             writer: BufWriter::with_capacity(WRITE_BUFFER_BYTES, temp),
             target: target.to_path_buf(),
@@ -51,13 +50,12 @@ impl AtomicFile {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] naming the final path (a full disk shows here).
+    /// [`Error::NoSpace`] when the disk is full, a quota is used up or the file reaches the
+    /// file-size limit; [`Error::Io`] for other failures; both name the final path.
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        self.writer.write_all(bytes).map_err(|source| Error::Io {
-            action: "cannot write",
-            path: self.target.clone(),
-            source,
-        })
+        self.writer
+            .write_all(bytes)
+            .map_err(|source| Error::io("cannot write", &self.target, source))
     }
 
     /// The buffered writer, for encoders that take `impl Write`.
@@ -75,24 +73,17 @@ impl AtomicFile {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if flushing or syncing fails; the temporary file is removed.
+    /// [`Error::NoSpace`] or [`Error::Io`] if flushing or syncing fails; the temporary file is
+    /// removed.
     pub fn finish(self) -> Result<PendingFile> {
         let target = self.target;
-        let io = |action: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| Error::Io {
-                action,
-                path,
-                source,
-            }
-        };
         let temp = self
             .writer
             .into_inner()
-            .map_err(|e| io("cannot write", &target)(e.into_error()))?;
+            .map_err(|e| Error::io("cannot write", &target, e.into_error()))?;
         temp.as_file()
             .sync_all()
-            .map_err(io("cannot sync", &target))?;
+            .map_err(|source| Error::io("cannot sync", &target, source))?;
         Ok(PendingFile { temp, target })
     }
 
@@ -200,11 +191,7 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
 ///
 /// [`Error::Io`] naming the directory.
 pub(crate) fn ensure_dir(dir: &Path) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|source| Error::Io {
-        action: "cannot create directory",
-        path: dir.to_path_buf(),
-        source,
-    })
+    fs::create_dir_all(dir).map_err(|source| Error::io("cannot create directory", dir, source))
 }
 
 #[cfg(test)]

@@ -36,7 +36,13 @@ impl NpyWriter {
                 ));
             }
         };
-        let data_bytes = crate::spec::elem_count(shape)? * dtype.size_bytes() as u64;
+        let data_bytes = crate::spec::elem_count(shape)?
+            .checked_mul(dtype.size_bytes() as u64)
+            .ok_or_else(|| Error::TooLarge {
+                what: "tensor size in bytes",
+                value: format!("{} of shape {shape:?}", path.display()),
+                limit: u64::MAX.to_string(),
+            })?;
         let mut file = AtomicFile::create(path)?;
         let dtype = npyz::DType::new_scalar(type_str.parse().expect("a valid NumPy type string"));
         npyz::WriteOptions::new_header_only()
@@ -44,11 +50,7 @@ impl NpyWriter {
             .dtype(dtype)
             .writer(file.writer())
             .write_header_only()
-            .map_err(|source| Error::Io {
-                action: "cannot write",
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(|source| Error::io("cannot write", path, source))?;
         Ok(Self {
             data: DataFile::new(file, data_bytes),
         })
@@ -58,7 +60,7 @@ impl NpyWriter {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] past the announced size; [`Error::Io`] if writing fails.
+    /// [`Error::InvalidArgument`] past the announced size; [`Error::NoSpace`] or [`Error::Io`] if writing fails.
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
         self.data.write(bytes)
     }
@@ -67,7 +69,7 @@ impl NpyWriter {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] if data is missing; [`Error::Io`] if syncing fails.
+    /// [`Error::InvalidArgument`] if data is missing; [`Error::NoSpace`] or [`Error::Io`] if syncing fails.
     pub fn finish(self) -> Result<PendingFile> {
         self.data.finish()
     }

@@ -79,7 +79,7 @@ impl SafetensorsWriter {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if more bytes arrive than the header announced;
-    /// [`Error::Io`] if writing fails.
+    /// [`Error::NoSpace`] or [`Error::Io`] if writing fails.
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
         self.data.write(bytes)
     }
@@ -89,7 +89,7 @@ impl SafetensorsWriter {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] if data is missing; [`Error::Io`] if syncing fails.
+    /// [`Error::InvalidArgument`] if data is missing; [`Error::NoSpace`] or [`Error::Io`] if syncing fails.
     pub fn finish(self) -> Result<PendingFile> {
         self.data.finish()
     }
