@@ -260,7 +260,7 @@ struct ProbeArgs {
     activation: Nonlinearity,
 
     /// Schemes to compare, comma-separated, each as for init (e.g.
-    /// "normal,he,xavier,xavier(gain=1.6667)").
+    /// "normal,he,xavier,xavier(gain=5/3)").
     #[arg(long, default_value = "normal,he,xavier")]
     scheme: String,
 

@@ -151,7 +151,7 @@ impl ProbeConfig {
     }
 }
 
-/// Parses a comma-separated list of schemes, such as `normal,he,xavier(gain=1.6667)`: commas
+/// Parses a comma-separated list of schemes, such as `normal,he,xavier(gain=5/3)`: commas
 /// inside parentheses belong to a scheme's parameters. Each entry keeps its text as a label.
 ///
 /// # Errors
