@@ -173,7 +173,8 @@ struct SchemeArgs {
     /// *kernel) weight.
     #[arg(long)]
     transposed: bool,
-    /// Scale of variance-scaling and the jax-* schemes.
+    /// Scale of variance-scaling, jax-uniform, jax-orthogonal and jax-delta-orthogonal (the
+    /// jax-glorot/he/lecun presets fix theirs).
     #[arg(long, allow_hyphen_values = true)]
     scale: Option<String>,
     /// Fraction of each column set to zero by sparse.

@@ -118,7 +118,21 @@ impl Model {
     /// tensor.
     pub fn validate(&self) -> Result<()> {
         let mut seen = std::collections::HashSet::new();
+        let mut streams = std::collections::HashMap::new();
         for t in &self.tensors {
+            if let Some(other) = streams.insert(t.stream_id(), t.name.as_str())
+                && other != t.name
+            {
+                return Err(Error::invalid(
+                    "stream",
+                    format!(
+                        "tensors {other:?} and {:?} share stream {:#x}, so their values would be \
+                         identical; give each its own stream",
+                        t.name,
+                        t.stream_id()
+                    ),
+                ));
+            }
             if t.name.is_empty() {
                 return Err(Error::invalid("tensor name", "a tensor has an empty name"));
             }

@@ -79,10 +79,26 @@ impl Destination {
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| [".npy", ".safetensors"].contains(&n.to_ascii_lowercase().as_str()));
+        let trailing_slash = path.as_os_str().to_string_lossy().ends_with('/');
         match (file_kind, extension) {
             _ if bare => Err(Error::invalid(
                 "output path",
                 format!("{} needs a file name before its extension", path.display()),
+            )),
+            (Some(_), _) if trailing_slash && !path.is_dir() => Err(Error::invalid(
+                "output path",
+                format!(
+                    "{} ends in '/', which names a directory; drop the '/' to write a file",
+                    path.display()
+                ),
+            )),
+            (None, _) if path.exists() && !path.is_dir() => Err(Error::invalid(
+                "output path",
+                format!(
+                    "{} exists and is not a directory; give a .npy or .safetensors file name, \
+                     or a directory",
+                    path.display()
+                ),
             )),
             (Some(_), _) if path.is_dir() => Err(Error::invalid(
                 "output path",
@@ -195,6 +211,9 @@ pub struct FileLayout {
     pub files: Vec<(PathBuf, Vec<usize>)>,
     /// The index file, for sharded directories.
     pub index: Option<PathBuf>,
+    /// Files of another checkpoint layout in the directory, removed once this one is in
+    /// place (only with overwriting allowed).
+    pub stale: Vec<PathBuf>,
 }
 
 impl FileLayout {
@@ -243,14 +262,33 @@ pub fn plan_files(
             FileLayout {
                 files: vec![(path.clone(), vec![0])],
                 index: None,
+                stale: Vec::new(),
             }
         }
         Destination::SafetensorsFile(path) => FileLayout {
             files: vec![(path.clone(), (0..jobs.len()).collect())],
             index: None,
+            stale: Vec::new(),
         },
         Destination::Directory(dir) => shard_layout(jobs, dir, options.max_shard_bytes)?,
     };
+    let mut layout = layout;
+    if let Destination::Directory(dir) = dest {
+        layout.stale = stale_checkpoint_files(dir, &layout)?;
+        if let Some(stale) = layout.stale.first()
+            && options.overwrite == Overwrite::Refuse
+        {
+            return Err(Error::invalid(
+                "output path",
+                format!(
+                    "{} already holds {} from another checkpoint layout; pass --force to \
+                     replace that checkpoint",
+                    dir.display(),
+                    stale.display()
+                ),
+            ));
+        }
+    }
 
     for path in layout.paths() {
         // A directory destination is created as needed; a file's directory must exist.
@@ -285,7 +323,89 @@ pub fn plan_files(
         }
     }
     check_writable(dest)?;
+    check_free_space(jobs, dest)?;
     Ok(layout)
+}
+
+/// Checkpoint files in `dir` (a single `model.safetensors`, `model-*-of-*.safetensors`
+/// shards, the index) that `layout` would not replace: left in place they would mix two
+/// checkpoints, and loaders prefer `model.safetensors` when it exists.
+fn stale_checkpoint_files(dir: &Path, layout: &FileLayout) -> Result<Vec<PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let ours: Vec<&Path> = layout.paths().collect();
+    let mut stale = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io("reading", dir, e))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let shard =
+            name.starts_with("model-") && name.contains("-of-") && name.ends_with(".safetensors");
+        if (shard || name == SINGLE_FILE_NAME || name == INDEX_FILE_NAME)
+            && !ours.contains(&path.as_path())
+        {
+            stale.push(path);
+        }
+    }
+    stale.sort();
+    Ok(stale)
+}
+
+/// Refuses, before any work, an output larger than the free space of its file system
+/// (`statvfs`'s blocks available to unprivileged users, times the fragment size).
+fn check_free_space(jobs: &[TensorJob], dest: &Destination) -> Result<()> {
+    let needed = jobs.iter().try_fold(0u64, |sum, job| {
+        sum.checked_add(job.header().len_bytes().ok()?)
+    });
+    let mut dir = match dest {
+        Destination::Npy(p) | Destination::SafetensorsFile(p) => atomic::parent_dir(p),
+        Destination::Directory(d) => d.as_path(),
+    };
+    while !dir.is_dir() {
+        match dir.parent() {
+            Some(parent) => {
+                dir = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                }
+            }
+            None => return Ok(()),
+        }
+    }
+    let Some(available) = free_bytes(dir) else {
+        return Ok(());
+    };
+    match needed {
+        Some(needed) if needed <= available => Ok(()),
+        _ => Err(Error::invalid(
+            "output size",
+            format!(
+                "the output needs {} bytes, but the file system of {} has {available} free",
+                needed.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string()),
+                dir.display()
+            ),
+        )),
+    }
+}
+
+/// Bytes available to unprivileged users on the file system holding `dir`, if known.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a NUL-terminated string and `stats` is valid for writes; statvfs
+    // initializes it when it returns 0.
+    let stats = unsafe {
+        if libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) != 0 {
+            return None;
+        }
+        stats.assume_init()
+    };
+    // The field types differ between platforms (u32 on some); u64 holds them all.
+    #[allow(clippy::useless_conversion)]
+    let (blocks, size) = (u64::from(stats.f_bavail), u64::from(stats.f_frsize));
+    blocks.checked_mul(size)
 }
 
 /// Checks that the directory the output goes to (or, for a directory not yet created, its
@@ -350,6 +470,7 @@ fn shard_layout(jobs: &[TensorJob], dir: &Path, max_bytes: u64) -> Result<FileLa
         return Ok(FileLayout {
             files: vec![(dir.join(SINGLE_FILE_NAME), (0..jobs.len()).collect())],
             index: None,
+            stale: Vec::new(),
         });
     }
     let n = shards.len();
@@ -366,6 +487,7 @@ fn shard_layout(jobs: &[TensorJob], dir: &Path, max_bytes: u64) -> Result<FileLa
     Ok(FileLayout {
         files,
         index: Some(dir.join(INDEX_FILE_NAME)),
+        stale: Vec::new(),
     })
 }
 
@@ -415,7 +537,16 @@ pub fn write_checkpoint(
     if let Some(index) = &layout.index {
         pending.push(index_file(index, jobs, &layout)?);
     }
-    pending.into_iter().map(PendingFile::commit).collect()
+    let written = pending
+        .into_iter()
+        .map(PendingFile::commit)
+        .collect::<Result<Vec<_>>>()?;
+    // The new checkpoint is complete: remove the other layout's files (index first, so that
+    // no index ever names a missing shard).
+    for stale in layout.stale.iter().rev() {
+        std::fs::remove_file(stale).map_err(|e| Error::io("removing", stale, e))?;
+    }
+    Ok(written)
 }
 
 /// Generates one job's region batch by batch and hands the bytes to `sink`.

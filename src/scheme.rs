@@ -388,12 +388,20 @@ fn parse_f64(key: &str, value: &str) -> Result<f64> {
         Some((num, den)) => number(num).zip(number(den)).map(|(n, d)| n / d),
         None => number(value),
     };
-    parsed.ok_or_else(|| {
+    let parsed = parsed.ok_or_else(|| {
         Error::invalid(
             "scheme parameter",
             format!("{key}={value:?} is not a number"),
         )
-    })
+    })?;
+    // `1e400` parses as infinity; only a spelled-out `inf` means it.
+    if parsed.is_infinite() && !value.to_ascii_lowercase().contains("inf") {
+        return Err(Error::invalid(
+            "scheme parameter",
+            format!("{key}={value:?} is beyond the range of f64"),
+        ));
+    }
+    Ok(parsed)
 }
 
 fn parse_u64(key: &str, value: &str) -> Result<u64> {
@@ -1013,18 +1021,26 @@ pub fn split_call(s: &str) -> Result<(&str, Vec<(&str, &str)>)> {
         return Ok((s, Vec::new()));
     };
     let Some(inner) = s[open + 1..].strip_suffix(')') else {
-        return Err(Error::invalid(
-            "scheme",
-            format!("{s:?} has '(' without a closing ')'"),
-        ));
+        let why = if s[open..].contains(')') {
+            "has text after its closing ')'"
+        } else {
+            "has '(' without a closing ')'"
+        };
+        return Err(Error::invalid("scheme", format!("{s:?} {why}")));
     };
+    let unbalanced = || Error::invalid("scheme", format!("{s:?} has unbalanced parentheses"));
     // Split at top-level commas only, so that tuples such as `in_axis=(0, 1)` stay whole.
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0i32, 0);
     for (i, c) in inner.char_indices() {
         match c {
             '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
+            ')' | ']' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(unbalanced());
+                }
+            }
             ',' if depth == 0 => {
                 parts.push(&inner[start..i]);
                 start = i + 1;
@@ -1032,7 +1048,16 @@ pub fn split_call(s: &str) -> Result<(&str, Vec<(&str, &str)>)> {
             _ => {}
         }
     }
+    if depth != 0 {
+        return Err(unbalanced());
+    }
     parts.push(&inner[start..]);
+    if parts.len() > 1 && parts.iter().any(|p| p.trim().is_empty()) {
+        return Err(Error::invalid(
+            "scheme",
+            format!("{s:?} has an empty parameter between commas"),
+        ));
+    }
     let params = parts
         .into_iter()
         .filter(|p| !p.trim().is_empty())

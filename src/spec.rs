@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::philox::Key;
 use crate::scheme::Scheme;
 use crate::stream;
-use crate::transform::{Affine, Distribution, Kind};
+use crate::transform::{Affine, Distribution};
 
 /// One named tensor to initialize.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +105,12 @@ pub fn check_name(name: &str) -> Result<()> {
             format!("{name:?} must be non-empty and free of control characters"),
         ));
     }
+    if name == "__metadata__" {
+        return Err(Error::invalid(
+            "tensor name",
+            "\"__metadata__\" is reserved by the safetensors format for the file's metadata",
+        ));
+    }
     Ok(())
 }
 
@@ -153,13 +159,13 @@ impl FillPlan {
     pub fn affine_for(&self, dtype: Dtype) -> Result<Affine> {
         let affine = self.distribution.affine_for(dtype);
         let t = affine.truncation;
-        if affine.kind == Kind::TruncatedNormal && t.low > t.high {
+        if let Distribution::TruncatedNormal { low, high, .. } = self.distribution
+            && (t.low > t.high || t.low < low || t.high > high)
+        {
+            // Bounds within one step of the dtype, or past its largest finite value.
             return Err(Error::invalid(
                 "truncation bounds",
-                format!(
-                    "{:?}: no {dtype} value lies within its bounds",
-                    self.distribution
-                ),
+                format!("no {dtype} value lies within [{low}, {high}]"),
             ));
         }
         Ok(affine)

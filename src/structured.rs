@@ -299,7 +299,8 @@ impl StructuredScheme {
                 if sparsity.is_nan() {
                     return Err(Error::invalid(
                         "sparsity",
-                        "sparse needs sparsity=..., the fraction of each column set to 0"
+                        "sparse needs sparsity=..., a number in [0, 1]: the fraction of each \
+                         column set to 0"
                             .to_string(),
                     ));
                 }

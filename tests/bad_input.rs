@@ -75,6 +75,10 @@ fn scheme(text: &str) -> weight_init::Result<()> {
     text.parse::<Scheme>().map(drop)
 }
 
+fn scheme_of(text: &str) -> Scheme {
+    text.parse().expect("a valid scheme")
+}
+
 fn plan(shape: Vec<u64>, scheme: &str) -> weight_init::Result<()> {
     TensorSpec::new("w", shape, scheme.parse()?)
         .plan(0)
@@ -174,6 +178,10 @@ fn cases() -> Vec<Case> {
         case(Cli(&["init", "--out", "weights.txt"]), Exit(2), "weights.txt"),
         case(Cli(&["init", "--shape", "2,2", "--out", "/no/such/dir/w.npy"]), Exit(2), "/no/such/dir"),
         case(Cli(&["init", "--shape", "2,2", "--out", "{dir}/exists.npy"]), Exit(2), "exists.npy already exists"),
+        case(Cli(&["init", "--shape", "2,2", "--out", "{dir}/w.safetensors/"]), Exit(2), "ends in '/'"),
+        case(Cli(&["init", "--shape", "2,2", "--out", "/dev/null"]), Exit(2), "exists and is not a directory"),
+        case(Cli(&["init", "--shape", "1000000000,1000000000", "--out", "{dir}/big.npy"]), Exit(2),
+             "needs 4000000000000000000 bytes"),
         // A regular file used as a directory.
         case(Cli(&["init", "--shape", "2,2", "--out", "{dir}/exists.npy/w.npy"]), Exit(2),
              "exists.npy is not a directory"),
@@ -189,6 +197,8 @@ fn cases() -> Vec<Case> {
              Invalid("spec file"), "1.8446744073709552e+19"),
         case(Json(r#"{"tensors": [{"name": "a", "shape": [4294967296, 4294967296]}]}"#),
              TooLarge("element count"), "4294967296"),
+        case(Json(r#"{"tensors": [{"name": "a", "shape": [2], "stream": 5}, {"name": "b", "shape": [2], "stream": 5}]}"#),
+             Invalid("stream"), "share stream 0x5"),
         case(Json(r#"{"tensors": [{"name": "a", "shape": [2, 2], "scheme": "swish"}]}"#),
              Invalid("scheme"), "swish"),
         case(Json(r#"{"tensors": [{"name": "a", "shape": [2], "scheme": "he"}]}"#), FansUndefined, "[2]"),
@@ -274,6 +284,17 @@ fn cases() -> Vec<Case> {
         case(Api(|_| scheme("normal(std=1, std=2)")), Invalid("scheme parameter"), "std is given twice"),
         case(Api(|_| scheme("he(nonlinearity=tanh, a=0.1)")), Invalid("scheme parameter"), "tanh"),
         case(Api(|_| scheme("constant(value=1e39)")), Invalid("value"), "does not fit in f32"),
+        case(Api(|_| scheme("normal(std=1e400)")), Invalid("scheme parameter"), "1e400"),
+        case(Api(|_| scheme("normal(std=1)x")), Invalid("scheme"), "text after its closing"),
+        case(Api(|_| scheme("jax-he-normal(in_axis=(0,)")), Invalid("scheme"), "unbalanced"),
+        case(Api(|_| scheme("normal(,)")), Invalid("scheme"), "empty parameter"),
+        case(Api(|_| TensorSpec::new("__metadata__", vec![2], Scheme::default()).plan(0).map(drop)),
+             Invalid("tensor name"), "reserved"),
+        case(Api(|_| {
+            let plan = TensorSpec::new("w", vec![4], scheme_of("trunc-normal(mean=1e5, std=1, a=99999, b=100001)"))
+                .plan(0)?;
+            weight_init::cpu::fill_range_as(&plan, Dtype::F16, 0, &mut [0u8; 8])
+        }), Invalid("truncation bounds"), "no f16 value"),
         case(Api(|_| scheme("trunc-normal(a=2, b=1)")), Invalid("truncation bounds"), "a = 2 must be below b = 1"),
         case(Api(|_| scheme("trunc-normal(std=-0.5)")), Invalid("std"), "-0.5"),
         case(Api(|_| scheme("trunc-normal(a=13, b=inf)")), Invalid("truncation bounds"), "holds probability"),

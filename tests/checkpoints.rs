@@ -484,3 +484,80 @@ fn a_file_size_limit_is_reported_as_such_and_leaves_nothing_behind() {
         assert!(left.is_empty(), "temporary files left behind: {left:?}");
     }
 }
+
+#[test]
+fn a_directory_holding_another_layout_is_refused_or_replaced_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ckpt");
+    let out_arg = out.to_str().unwrap();
+    ok(&cli(&[
+        "init", "--shape", "4,4", "--seed", "1", "--out", out_arg,
+    ]));
+    assert!(out.join("model.safetensors").exists());
+    // Sharding into the same directory would leave model.safetensors beside the shards,
+    // and loaders prefer it: refused without --force, with the existing file named.
+    let sharded = [
+        "init",
+        "--shape",
+        "4,4",
+        "--shape",
+        "4,4",
+        "--seed",
+        "2",
+        "--out",
+        out_arg,
+        "--max-shard-size",
+        "70",
+    ];
+    let refused = cli(&sharded);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("model.safetensors"));
+    assert!(!out.join("model.safetensors.index.json").exists());
+    // With --force the old layout goes once the new one is complete.
+    let mut forced = sharded.to_vec();
+    forced.push("--force");
+    ok(&cli(&forced));
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "model-00001-of-00002.safetensors",
+            "model-00002-of-00002.safetensors",
+            "model.safetensors.index.json"
+        ]
+    );
+    // And back to one file: the shards and the index go.
+    ok(&cli(&[
+        "init", "--shape", "4,4", "--seed", "1", "--out", out_arg, "--force",
+    ]));
+    let names: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert_eq!(names.len(), 1);
+}
+
+#[test]
+fn the_same_run_writes_the_same_bytes() {
+    // The header's metadata map is written in key order, so files are byte-reproducible.
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<Vec<u8>> = (0..4)
+        .map(|k| {
+            let path = dir.path().join(format!("r{k}.safetensors"));
+            ok(&cli(&[
+                "init",
+                "--shape",
+                "3,5",
+                "--shape",
+                "2",
+                "--seed",
+                "3",
+                "--out",
+                path.to_str().unwrap(),
+            ]));
+            std::fs::read(path).unwrap()
+        })
+        .collect();
+    assert!(files.windows(2).all(|w| w[0] == w[1]));
+}

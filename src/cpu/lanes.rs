@@ -67,10 +67,14 @@ impl Simd {
                 .copied()
                 .find(|s| s.name() == wanted.to_ascii_lowercase());
             if chosen.is_none() {
-                log::warn!(
-                    "WEIGHT_INIT_SIMD={wanted} is not available here; using {}",
-                    widest.name()
-                );
+                let known =
+                    ["portable", "avx2", "avx512"].contains(&wanted.to_ascii_lowercase().as_str());
+                let why = if known {
+                    "is not available on this CPU"
+                } else {
+                    "is unknown (portable, avx2 or avx512)"
+                };
+                log::warn!("WEIGHT_INIT_SIMD={wanted:?} {why}; using {}", widest.name());
             }
             chosen.unwrap_or(widest)
         })

@@ -142,8 +142,16 @@ fn header_bytes(tensors: &[TensorHeader], metadata: &BTreeMap<String, String>) -
             .collect::<HashMap<_, _>>()
     });
     let header = Metadata::new(metadata, infos)?;
-    let mut bytes = serde_json::to_vec(&header)
-        .map_err(|e| Error::invalid("safetensors header", e.to_string()))?;
+    // The crate keeps `__metadata__` in a HashMap, whose order changes from run to run; the
+    // same checkpoint must give the same bytes, so its entries are put in key order.
+    let json_error = |e: serde_json::Error| Error::invalid("safetensors header", e.to_string());
+    let mut value = serde_json::to_value(&header).map_err(json_error)?;
+    if let Some(serde_json::Value::Object(meta)) = value.get_mut("__metadata__") {
+        let mut entries: Vec<_> = std::mem::take(meta).into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        meta.extend(entries);
+    }
+    let mut bytes = serde_json::to_vec(&value).map_err(json_error)?;
     bytes.resize(bytes.len().next_multiple_of(8), b' ');
     Ok(bytes)
 }

@@ -191,7 +191,7 @@ impl fmt::Display for Axes {
             [one] => write!(f, "{one}"),
             many => {
                 let items: Vec<String> = many.iter().map(i8::to_string).collect();
-                write!(f, "({})", items.join(" "))
+                write!(f, "({})", items.join(", "))
             }
         }
     }
