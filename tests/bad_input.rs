@@ -240,6 +240,9 @@ fn cases() -> Vec<Case> {
         // Hugging Face configs.
         case(Config("{}"), Invalid("config"), "model_type"),
         case(Config(r#"{"model_type": "bert"}"#), Invalid("config"), "\"bert\""),
+        case(Config(r#"{"model_type": "llama", "vocab_size": 10, "hidden_size": 12, "intermediate_size": 8,
+                        "num_hidden_layers": 1, "num_attention_heads": 3, "num_key_value_heads": 5}"#),
+             Invalid("config"), "num_key_value_heads 5 does not divide num_attention_heads 3"),
         case(Config("{\"model_type\": \"gpt2\""), Invalid("config"), "EOF"),
         case(Config(r#"{"model_type": "gpt2", "vocab_size": 10, "n_embd": 0, "n_layer": 1}"#),
              Invalid("config"), "\"n_embd\" must be a positive integer, got 0"),

@@ -221,6 +221,13 @@ fn llama(c: &Config<'_>) -> Result<Vec<TensorSpec>> {
     let layers = c.layers("num_hidden_layers")?;
     let heads = c.dim("num_attention_heads")?;
     let kv_heads = c.dim_or("num_key_value_heads", heads)?;
+    if !heads.is_multiple_of(kv_heads) {
+        // Grouped-query attention shares each key/value head among heads / kv_heads heads.
+        return Err(Error::invalid(
+            "config",
+            format!("num_key_value_heads {kv_heads} does not divide num_attention_heads {heads}"),
+        ));
+    }
     if c.field("head_dim").is_none() && heads > h {
         return Err(Error::invalid(
             "config",
