@@ -1,8 +1,8 @@
 //! The CPU fill: the reference values, on all cores, with the widest SIMD the CPU has.
 //!
-//! Work is split into chunks of [`CHUNK_ELEMS`] elements handed to rayon's thread pool; since
-//! every element is a pure function of its index, the split (and the number of threads)
-//! never changes a value. Within a chunk, whole groups of [`LANES`] blocks go through the SIMD
+//! Work is split into chunks of at most [`CHUNK_ELEMS`] elements handed to rayon's thread
+//! pool ([`chunk_elems`]); since every element is a pure function of its index, the split (and
+//! the number of threads) never changes a value. Within a chunk, whole groups of [`LANES`] blocks go through the SIMD
 //! kernel (compiled for each [`Simd`] level), the ragged ends through the scalar
 //! [`crate::transform::Affine::block_values`]; both give the same bits.
 
@@ -22,6 +22,21 @@ use crate::transform::{Affine, Distribution};
 /// Elements per parallel task: a multiple of 4 (whole blocks), large enough to amortize task
 /// overhead, small enough to balance two to hundreds of cores.
 pub const CHUNK_ELEMS: usize = 1 << 16;
+
+/// Smallest chunk [`chunk_elems`] hands out: 64 groups of [`LANES`] blocks, a few
+/// microseconds of work, against the roughly one microsecond it costs rayon to hand a task to
+/// another thread.
+const MIN_CHUNK_ELEMS: usize = 64 * 4 * LANES;
+
+/// Elements per parallel task for a range of `len_elems`: [`CHUNK_ELEMS`], or less for short
+/// ranges so that each of the pool's threads gets about four chunks (at 2^16 elements on two
+/// threads a single chunk would leave one core idle); a multiple of `4 LANES`, so that chunks
+/// start on group boundaries.
+pub fn chunk_elems(len_elems: usize) -> usize {
+    let per_thread = len_elems / (4 * rayon::current_num_threads());
+    let group_elems = 4 * LANES;
+    (per_thread / group_elems * group_elems).clamp(MIN_CHUNK_ELEMS, CHUNK_ELEMS)
+}
 
 /// Fills `out` with elements `[first_elem, first_elem + out.len())` of the tensor, on the
 /// calling thread.
@@ -71,10 +86,11 @@ pub fn fill_range(plan: &FillPlan, first_elem: u64, out: &mut [f32]) -> Result<(
     let (head, rest) = out.split_at_mut(head_len);
     write_values(plan, &affine, first_elem, head);
     let rest_first = first_elem + head_len as u64;
-    rest.par_chunks_mut(CHUNK_ELEMS)
+    let chunk = chunk_elems(rest.len());
+    rest.par_chunks_mut(chunk)
         .enumerate()
-        .for_each(|(i, chunk)| {
-            write_values(plan, &affine, rest_first + (i * CHUNK_ELEMS) as u64, chunk);
+        .for_each(|(i, part)| {
+            write_values(plan, &affine, rest_first + (i * chunk) as u64, part);
         });
     Ok(())
 }
@@ -126,9 +142,10 @@ pub fn fill_range_as(plan: &FillPlan, dtype: Dtype, first_elem: u64, out: &mut [
     };
     encode(first_elem, head);
     let rest_first = first_elem + head_len as u64;
-    rest.par_chunks_mut(CHUNK_ELEMS * size)
+    let chunk = chunk_elems(rest.len() / size);
+    rest.par_chunks_mut(chunk * size)
         .enumerate()
-        .for_each(|(i, chunk)| encode(rest_first + (i * CHUNK_ELEMS) as u64, chunk));
+        .for_each(|(i, part)| encode(rest_first + (i * chunk) as u64, part));
     Ok(())
 }
 
@@ -137,7 +154,8 @@ fn write_values(plan: &FillPlan, affine: &Affine, first_elem: u64, out: &mut [f3
     write_values_with(Simd::detect(), plan, affine, first_elem, out);
 }
 
-/// [`write_values`] with a chosen instruction set.
+/// [`write_values`] with a chosen instruction set: a ragged head up to a block boundary and a
+/// ragged tail one block at a time, whole groups of [`LANES`] blocks through the SIMD kernel.
 fn write_values_with(
     simd: Simd,
     plan: &FillPlan,
@@ -145,20 +163,32 @@ fn write_values_with(
     first_elem: u64,
     out: &mut [f32],
 ) {
+    let head_len = ((4 - (first_elem % 4) as usize) % 4).min(out.len());
+    let (head, rest) = out.split_at_mut(head_len);
+    write_blocks_scalar(plan, affine, first_elem, head);
+
+    let groups_len = rest.len() / (4 * LANES) * (4 * LANES);
+    let (groups, tail) = rest.split_at_mut(groups_len);
+    let groups_first = first_elem + head_len as u64;
+    lanes::fill_groups(
+        simd,
+        affine,
+        plan.key,
+        plan.stream,
+        groups_first / 4,
+        groups,
+    );
+    write_blocks_scalar(plan, affine, groups_first + groups_len as u64, tail);
+}
+
+/// Elements `[first_elem, first_elem + out.len())` one Philox block at a time, for the ragged
+/// ends of a range.
+fn write_blocks_scalar(plan: &FillPlan, affine: &Affine, first_elem: u64, out: &mut [f32]) {
     let mut elem = first_elem;
     let mut written = 0;
     while written < out.len() {
         let block = elem / 4;
         let skip = (elem % 4) as usize;
-        // Whole groups of blocks through the SIMD kernel.
-        if skip == 0 && out.len() - written >= 4 * LANES {
-            let group = &mut out[written..written + 4 * LANES];
-            lanes::fill_blocks(simd, affine, plan.key, plan.stream, block, group);
-            written += 4 * LANES;
-            elem += 4 * LANES as u64;
-            continue;
-        }
-        // Ragged ends one block at a time.
         let take = (4 - skip).min(out.len() - written);
         let values = affine.block_values(philox4x32(counter(block, plan.stream), plan.key));
         out[written..written + take].copy_from_slice(&values[skip..skip + take]);
