@@ -281,10 +281,24 @@ pub struct BenchRow {
     /// The CPU path's median over this row's median for the same size and dtype (1 on the
     /// CPU path); `None` when the CPU path was not measured.
     pub speedup_vs_cpu: Option<f64>,
-    /// GPU rows: median seconds of the same fill into a buffer on the device, dispatch and
-    /// wait with no readback, on the host clock; `None` on the CPU path or when the device
+    /// GPU rows: median seconds of the same fill into a buffer on the device, without
+    /// readback, on the clock `kernel_clock` names; `None` on the CPU path or when the device
     /// cannot hold the buffer.
     pub kernel_median_s: Option<f64>,
+    /// How `kernel_median_s` was taken; `None` with it.
+    pub kernel_clock: Option<KernelClock>,
+}
+
+/// The clock behind a GPU row's kernel time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelClock {
+    /// Timestamp queries written by the GPU before the first and after the last of the
+    /// fill's compute passes: device time alone (adapters with `Features::TIMESTAMP_QUERY`).
+    Timestamp,
+    /// The host's clock around submit and wait: device time plus submission and wake-up
+    /// latency, for adapters without timestamp queries.
+    Host,
 }
 
 fn serialize_display<T: fmt::Display, S: Serializer>(
@@ -330,8 +344,12 @@ pub fn run(
             for engine in engines {
                 let times_s = time_fills(engine, &plan, dtype, out, config.repeats)?;
                 let mut row = make_row(engine, dtype, config, n, &times_s, cpu_median_s);
-                if let Engine::Gpu(gpu) = engine {
-                    row.kernel_median_s = time_device_fills(gpu, &plan, dtype, config.repeats)?;
+                if let Engine::Gpu(gpu) = engine
+                    && let Some((median_s, clock)) =
+                        time_device_fills(gpu, &plan, dtype, config.repeats)?
+                {
+                    row.kernel_median_s = Some(median_s);
+                    row.kernel_clock = Some(clock);
                 }
                 log::debug!(
                     "bench on the {engine}: {n} {dtype} elements, median {:.6} s",
@@ -366,14 +384,15 @@ fn time_fills(
     Ok(times_s)
 }
 
-/// The median wall time of `repeats` fills into a buffer on the device (dispatch and wait,
-/// no readback), after one untimed fill; `None` if the device cannot hold the buffer.
+/// The median time of `repeats` fills into a buffer on the device (no readback), after one
+/// untimed fill, on the GPU's timestamps where the device has them and on the host clock
+/// (submit and wait) otherwise; `None` if the device cannot hold the buffer.
 fn time_device_fills(
     gpu: &crate::gpu::GpuContext,
     plan: &FillPlan,
     dtype: Dtype,
     repeats: usize,
-) -> Result<Option<f64>> {
+) -> Result<Option<(f64, KernelClock)>> {
     let bytes = (plan.len_elems * dtype.size_bytes() as u64).next_multiple_of(4);
     if bytes > gpu.device().limits().max_buffer_size {
         return Ok(None);
@@ -385,14 +404,98 @@ fn time_device_fills(
         mapped_at_creation: false,
     });
     gpu.fill_buffer(plan, dtype, 0, plan.len_elems, &buffer, 0)?;
+    let timestamps = gpu
+        .device()
+        .features()
+        .contains(wgpu::Features::TIMESTAMP_QUERY);
     let mut times_s = Vec::with_capacity(repeats);
     for _ in 0..repeats {
-        let start = Instant::now();
-        gpu.fill_buffer(plan, dtype, 0, plan.len_elems, &buffer, 0)?;
-        times_s.push(start.elapsed().as_secs_f64());
+        times_s.push(if timestamps {
+            timestamped_fill_s(gpu, plan, dtype, &buffer)?
+        } else {
+            let start = Instant::now();
+            gpu.fill_buffer(plan, dtype, 0, plan.len_elems, &buffer, 0)?;
+            start.elapsed().as_secs_f64()
+        });
     }
     times_s.sort_by(f64::total_cmp);
-    Ok(Some(median(&times_s)))
+    let clock = match timestamps {
+        true => KernelClock::Timestamp,
+        false => KernelClock::Host,
+    };
+    Ok(Some((median(&times_s), clock)))
+}
+
+/// One fill of `buffer` between two empty compute passes that write GPU timestamps, the first
+/// at its beginning and the second at its end, so that the interval covers every pass
+/// `record_fill` records and nothing of the host's; seconds on the GPU's clock.
+fn timestamped_fill_s(
+    gpu: &crate::gpu::GpuContext,
+    plan: &FillPlan,
+    dtype: Dtype,
+    buffer: &wgpu::Buffer,
+) -> Result<f64> {
+    const QUERY_BYTES: u64 = 2 * size_of::<u64>() as u64;
+    let device = gpu.device();
+    let queries = device.create_query_set(&wgpu::QuerySetDescriptor {
+        label: Some("weight-init bench timestamps"),
+        ty: wgpu::QueryType::Timestamp,
+        count: 2,
+    });
+    let resolved = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("weight-init bench timestamps"),
+        size: QUERY_BYTES,
+        usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    let readback = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("weight-init bench timestamps readback"),
+        size: QUERY_BYTES,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+
+    // Empty passes that only write a timestamp, around the fill's own passes.
+    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+        label: Some("weight-init bench"),
+    });
+    let marker = |encoder: &mut wgpu::CommandEncoder, begin, end| {
+        encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("weight-init bench timestamp"),
+            timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                query_set: &queries,
+                beginning_of_pass_write_index: begin,
+                end_of_pass_write_index: end,
+            }),
+        });
+    };
+    marker(&mut encoder, Some(0), None);
+    gpu.record_fill(&mut encoder, plan, dtype, 0, plan.len_elems, buffer, 0)?;
+    marker(&mut encoder, None, Some(1));
+    encoder.resolve_query_set(&queries, 0..2, &resolved, 0);
+    encoder.copy_buffer_to_buffer(&resolved, 0, &readback, 0, QUERY_BYTES);
+    gpu.queue().submit([encoder.finish()]);
+
+    let (sender, receiver) = std::sync::mpsc::channel();
+    readback.map_async(wgpu::MapMode::Read, .., move |result| {
+        // The receiver waits below; a send can only fail if it is gone.
+        let _ = sender.send(result);
+    });
+    let failed = |e: &dyn fmt::Display| Error::MapFailed(format!("bench timestamps: {e}"));
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::DeviceLost(e.to_string()))?;
+    receiver
+        .recv()
+        .map_err(|e| failed(&e))?
+        .map_err(|e| failed(&e))?;
+    let ticks: [u64; 2] = {
+        let view = readback.get_mapped_range(..).map_err(|e| failed(&e))?;
+        bytemuck::pod_read_unaligned(&view[..])
+    };
+    readback.unmap();
+    let period_ns = f64::from(gpu.queue().get_timestamp_period());
+    Ok(ticks[1].wrapping_sub(ticks[0]) as f64 * period_ns * 1e-9)
 }
 
 fn make_row(
@@ -432,10 +535,9 @@ fn make_row(
         msamples_per_s: n as f64 / median_s / 1e6,
         gb_per_s: size_bytes as f64 / median_s / 1e9,
         speedup_vs_cpu,
-        // Filled in by `run` for GPU rows: device time without readback, on the host clock.
-        // TODO: use timestamp queries where the adapter has `Features::TIMESTAMP_QUERY`, to
-        // take submission and wake-up latency out of the figure.
+        // Filled in by `run` for GPU rows.
         kernel_median_s: None,
+        kernel_clock: None,
     }
 }
 

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use weight_init::Error;
-use weight_init::bench::{self, BenchConfig, BenchDevices, PathKind, Table};
+use weight_init::bench::{self, BenchConfig, BenchDevices, KernelClock, PathKind, Table};
 use weight_init::display::{self, TensorStats};
 use weight_init::dtype::Dtype;
 use weight_init::engine::{DeviceChoice, Engine};
@@ -882,10 +882,16 @@ fn run_bench(args: &BenchArgs) -> Result<(), Error> {
     })?;
 
     if rows.iter().any(|r| r.device == PathKind::Gpu) {
+        let clocks = |clock| rows.iter().any(|r| r.kernel_clock == Some(clock));
+        let clock = match (clocks(KernelClock::Timestamp), clocks(KernelClock::Host)) {
+            (true, false) => "GPU timestamps around the fill's passes",
+            (false, true) => "host clock around submit and wait",
+            _ => "GPU timestamps where the adapter has them, else the host clock",
+        };
         writeln!(
             out,
             "note: GPU times are end to end (buffers, dispatch, wait, readback); `kernel` is the \
-             device-only time (dispatch and wait into a device buffer, no readback)"
+             device-only time of a fill into a device buffer, no readback ({clock})"
         )
         .map_err(stdout_error)?;
     }

@@ -31,7 +31,7 @@ fn json_rows(path: &std::path::Path) -> Vec<Value> {
     parsed.as_array().expect("a JSON array").clone()
 }
 
-const FIELDS: [&str; 15] = [
+const FIELDS: [&str; 16] = [
     "size_elems",
     "size_bytes",
     "path",
@@ -47,6 +47,7 @@ const FIELDS: [&str; 15] = [
     "gb_per_s",
     "speedup_vs_cpu",
     "kernel_median_s",
+    "kernel_clock",
 ];
 
 #[test]
@@ -104,6 +105,7 @@ fn cpu_sweep_prints_a_table_and_writes_json_rows_and_an_svg_plot() {
         assert_eq!(row["device"], "cpu");
         assert_eq!(row["repeats"], 2);
         assert_eq!(row["kernel_median_s"], Value::Null);
+        assert_eq!(row["kernel_clock"], Value::Null);
         let (min, median, max) = (
             row["min_s"].as_f64().unwrap(),
             row["median_s"].as_f64().unwrap(),
@@ -227,6 +229,16 @@ fn gpu_rows_report_end_to_end_time_a_speedup_and_a_device_time() {
         gpu["kernel_median_s"].as_f64().is_some_and(|s| s > 0.0),
         "{gpu}"
     );
+    // lavapipe has timestamp queries, so its kernel time comes from them; other adapters
+    // may lack them.
+    if gpu["path"].as_str().unwrap().contains("llvmpipe") {
+        assert_eq!(gpu["kernel_clock"], "timestamp", "{gpu}");
+    } else {
+        assert!(
+            gpu["kernel_clock"] == "timestamp" || gpu["kernel_clock"] == "host",
+            "{gpu}"
+        );
+    }
     let speedup = gpu["speedup_vs_cpu"]
         .as_f64()
         .expect("a speed-up over the CPU row");

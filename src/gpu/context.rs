@@ -103,6 +103,8 @@ impl GpuContext {
     }
 
     /// Creates a device on `adapter` with the adapter's own limits and builds the kernels.
+    /// The device has `Features::TIMESTAMP_QUERY` where the adapter offers it, for timing
+    /// fills on the GPU's own clock (`weight-init bench`).
     ///
     /// # Errors
     ///
@@ -112,6 +114,7 @@ impl GpuContext {
         let info = adapter.get_info();
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("weight-init"),
+            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
             required_limits: adapter.limits(),
             ..Default::default()
         };
