@@ -5,14 +5,15 @@
 //!   makes. The timed region covers everything that call does: per-call buffer creation, the
 //!   dispatch, waiting for the device, the copy to a staging buffer, mapping it and copying
 //!   into the host `Vec`.
+//! - `<scheme>/dispatch_wait`: [`GpuContext::fill_buffer`] into a storage buffer on the
+//!   device, created before timing: parameter upload, dispatch and waiting for the device,
+//!   no readback (what a caller who keeps the weights on the GPU pays).
 //!
-//! TODO: time the kernel alone (dispatch and wait, or timestamp queries) once the library
-//! can fill a caller's buffer without reading back.
-//!
-//! The context, pipelines and output `Vec` are created before timing starts. Sizes are 2^16
-//! and 2^22 elements; with `WEIGHT_INIT_BENCH_SMALL` set only 2^16 runs, briefly (see
-//! `benches/README.md`). Without any compute-capable adapter the bench prints one line to
-//! stderr and measures nothing.
+//! The context, pipelines, buffers and output `Vec` are created before timing starts. Sizes
+//! are 2^16 and 2^22 elements; with `WEIGHT_INIT_BENCH_SMALL` set only 2^16 runs, briefly
+//! (see `benches/README.md`). Without any compute-capable adapter the bench prints one line
+//! to stderr and measures nothing. `weight-init bench` reports the same device-only time
+//! from GPU timestamp queries where the adapter has them.
 
 mod common;
 
@@ -20,6 +21,7 @@ use std::hint::black_box;
 
 use common::{SCHEMES, config, plan, sizes};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use weight_init::dtype::Dtype;
 use weight_init::gpu::{AdapterPreference, GpuContext};
 
 fn bench_gpu_fill(c: &mut Criterion) {
@@ -61,6 +63,26 @@ fn bench_gpu_fill(c: &mut Criterion) {
                         ctx.fill_range(black_box(&plan), 0, &mut out)
                             .expect("the same fill succeeded just before timing started");
                         black_box(&out);
+                    });
+                },
+            );
+
+            let buffer = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("gpu_fill bench"),
+                size: (elems * size_of::<f32>()) as u64,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            });
+            let fill = || ctx.fill_buffer(&plan, Dtype::F32, 0, plan.len_elems, &buffer, 0);
+            if let Err(e) = fill() {
+                eprintln!("gpu_fill: {scheme}/dispatch_wait at {elems} elements skipped: {e}");
+                continue;
+            }
+            group.bench_function(
+                BenchmarkId::new(format!("{scheme}/dispatch_wait"), elems),
+                |b| {
+                    b.iter(|| {
+                        fill().expect("the same fill succeeded just before timing started");
                     });
                 },
             );
