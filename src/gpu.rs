@@ -11,5 +11,7 @@
 
 mod context;
 pub mod kernel;
+pub mod multiply;
 
 pub use context::{AdapterPreference, GpuContext};
+pub use multiply::Multiply;

@@ -59,6 +59,38 @@ fn raw_words_agree_bit_for_bit_over_2_pow_24_words_across_chunks() {
 }
 
 #[test]
+fn the_emulated_and_the_64_bit_multiply_give_the_cpu_words_and_normals() {
+    let Some(mut gpu) = common::gpu("the_emulated_and_the_64_bit_multiply_give_the_cpu_words")
+    else {
+        return;
+    };
+    let variants = common::multiplies(&gpu);
+    eprintln!("multiply variants on this device: {variants:?}");
+    let first_block = (1u64 << 32) - 1_000;
+    let mut on_cpu = vec![0u32; 1 << 20];
+    weight_init::cpu::words(7, 0xFFFF_FFFF_0000_0001, first_block, &mut on_cpu).unwrap();
+    let plan = TensorSpec::new("multiply", vec![512, 512], "normal".parse().unwrap())
+        .plan(11)
+        .unwrap();
+    let mut normals_cpu = vec![0.0f32; 512 * 512];
+    weight_init::cpu::fill_range(&plan, 0, &mut normals_cpu).unwrap();
+    for multiply in variants {
+        gpu.set_multiply(multiply).expect("an available multiply");
+        let mut on_gpu = vec![0u32; 1 << 20];
+        gpu.words(7, 0xFFFF_FFFF_0000_0001, first_block, &mut on_gpu)
+            .expect("gpu words");
+        let first_bad = on_gpu.iter().zip(&on_cpu).position(|(g, c)| g != c);
+        assert_eq!(first_bad, None, "{multiply:?}: first differing word");
+
+        let mut normals_gpu = vec![0.0f32; 512 * 512];
+        gpu.fill_range(&plan, 0, &mut normals_gpu)
+            .expect("gpu fill");
+        let what = format!("normals, {multiply:?} multiply");
+        assert_floats_agree(&normals_cpu, &normals_gpu, 1.0, gpu.is_software(), &what);
+    }
+}
+
+#[test]
 fn every_scheme_agrees_with_the_cpu_at_odd_offsets_and_chunk_sizes() {
     let Some(mut gpu) = common::gpu("every_scheme_agrees_with_the_cpu") else {
         return;

@@ -72,15 +72,23 @@ fn cpu_words_through_the_stream_layout_match_the_10_round_vectors() {
 
 #[test]
 fn gpu_philox_matches_the_10_round_vectors() {
-    let Some(gpu) = common::gpu("gpu_philox_matches_the_10_round_vectors") else {
+    let Some(mut gpu) = common::gpu("gpu_philox_matches_the_10_round_vectors") else {
         return;
     };
-    for kat in kat_vectors().into_iter().filter(|k| k.rounds == 10) {
-        let (seed, stream, block) = layout_of(&kat);
-        let mut words = [0u32; 4];
-        gpu.words(seed, stream, block, &mut words)
-            .expect("gpu words");
-        assert_eq!(words, kat.expected, "GPU, counter {:08x?}", kat.counter);
+    // Both ways of forming the 64-bit products, where the device has both.
+    for multiply in common::multiplies(&gpu) {
+        gpu.set_multiply(multiply).expect("an available multiply");
+        for kat in kat_vectors().into_iter().filter(|k| k.rounds == 10) {
+            let (seed, stream, block) = layout_of(&kat);
+            let mut words = [0u32; 4];
+            gpu.words(seed, stream, block, &mut words)
+                .expect("gpu words");
+            assert_eq!(
+                words, kat.expected,
+                "GPU ({multiply:?} multiply), counter {:08x?}",
+                kat.counter
+            );
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::kernel::{self, Grid, MAX_WORKGROUPS_PER_DIM, Params};
+use super::multiply::{self, Multiply};
 use crate::dtype::Dtype;
 use crate::error::{Error, Result};
 use crate::spec::{FillPlan, TensorSpec};
@@ -30,6 +31,7 @@ pub struct GpuContext {
     words_pipeline: wgpu::ComputePipeline,
     transform_pipeline: wgpu::ComputePipeline,
     exact_pipeline: wgpu::ComputePipeline,
+    multiply: Multiply,
     max_chunk_elems: Option<u64>,
     lost: Arc<Mutex<Option<String>>>,
 }
@@ -103,8 +105,9 @@ impl GpuContext {
     }
 
     /// Creates a device on `adapter` with the adapter's own limits and builds the kernels.
-    /// The device has `Features::TIMESTAMP_QUERY` where the adapter offers it, for timing
-    /// fills on the GPU's own clock (`weight-init bench`).
+    /// The device has `Features::SHADER_INT64` where the adapter offers it, for the
+    /// 64-bit multiply ([`Multiply`]), and `Features::TIMESTAMP_QUERY`, for timing fills on
+    /// the GPU's own clock (`weight-init bench`).
     ///
     /// # Errors
     ///
@@ -114,7 +117,8 @@ impl GpuContext {
         let info = adapter.get_info();
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("weight-init"),
-            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
+            required_features: adapter.features()
+                & (wgpu::Features::TIMESTAMP_QUERY | Multiply::Int64.required_features()),
             required_limits: adapter.limits(),
             ..Default::default()
         };
@@ -185,7 +189,8 @@ impl GpuContext {
         )
     }
 
-    /// The kernels on a device: layout and pipelines.
+    /// The kernels on a device: layout and pipelines, with the best [`Multiply`] the device
+    /// has.
     fn build(
         device: wgpu::Device,
         queue: wgpu::Queue,
@@ -193,12 +198,14 @@ impl GpuContext {
         lost: Arc<Mutex<Option<String>>>,
     ) -> Result<Self> {
         let layout = bind_group_layout(&device);
+        let multiply = Multiply::best_for(device.features());
         let [
             fill_pipeline,
             words_pipeline,
             transform_pipeline,
             exact_pipeline,
-        ] = build_pipelines(&device, &layout)?;
+        ] = build_pipelines(&device, &layout, multiply)?;
+        log::debug!("GPU kernels built with the {multiply:?} multiply");
         Ok(Self {
             device,
             queue,
@@ -208,9 +215,40 @@ impl GpuContext {
             words_pipeline,
             transform_pipeline,
             exact_pipeline,
+            multiply,
             max_chunk_elems: None,
             lost,
         })
+    }
+
+    /// How the kernels form Philox's 64-bit products: [`Multiply::Int64`] where the device
+    /// has `SHADER_INT64`, else [`Multiply::Emulated`]. Both give the same values.
+    pub fn multiply(&self) -> Multiply {
+        self.multiply
+    }
+
+    /// Rebuilds the kernels with `multiply`, for comparing the two variants.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if the device lacks the features `multiply` needs;
+    /// [`Error::ShaderRejected`] if the kernels do not compile.
+    pub fn set_multiply(&mut self, multiply: Multiply) -> Result<()> {
+        let missing = multiply.required_features() - self.device.features();
+        if !missing.is_empty() {
+            return Err(Error::invalid(
+                "multiply",
+                format!("{multiply:?} needs the device feature {missing:?}"),
+            ));
+        }
+        let [fill, words, transform, exact] =
+            build_pipelines(&self.device, &self.layout, multiply)?;
+        self.fill_pipeline = fill;
+        self.words_pipeline = words;
+        self.transform_pipeline = transform;
+        self.exact_pipeline = exact;
+        self.multiply = multiply;
+        Ok(())
     }
 
     /// The adapter's name, backend and type.
@@ -921,15 +959,18 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     })
 }
 
-/// The `fill`, `words`, `transform` and `fill_exact` pipelines, created in an error scope.
+/// The `fill`, `words`, `transform` and `fill_exact` pipelines with `multiply`, created in an
+/// error scope.
 fn build_pipelines(
     device: &wgpu::Device,
     layout: &wgpu::BindGroupLayout,
+    multiply: Multiply,
 ) -> Result<[wgpu::ComputePipeline; 4]> {
+    let source = multiply::kernel_source(multiply)?;
     let scope = ErrorScopes::push(device);
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some("fill.wgsl"),
-        source: wgpu::ShaderSource::Wgsl(kernel::FILL_WGSL.into()),
+        source,
     });
     let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
         label: Some("weight-init pipeline layout"),

@@ -8,7 +8,7 @@
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use weight_init::gpu::{AdapterPreference, GpuContext};
+use weight_init::gpu::{AdapterPreference, GpuContext, Multiply};
 
 /// The environment variable that turns a GPU skip into a failure.
 pub const REQUIRE_GPU_VAR: &str = "WEIGHT_INIT_REQUIRE_GPU";
@@ -36,6 +36,12 @@ pub fn gpu(test: &str) -> Option<MutexGuard<'static, GpuContext>> {
         Some(m) => {
             let mut guard = m.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             guard.set_max_chunk_elems(None);
+            let best = Multiply::best_for(guard.device().features());
+            if guard.multiply() != best {
+                guard
+                    .set_multiply(best)
+                    .expect("the device's own best multiply builds");
+            }
             Some(guard)
         }
         None => {
@@ -43,6 +49,16 @@ pub fn gpu(test: &str) -> Option<MutexGuard<'static, GpuContext>> {
             None
         }
     }
+}
+
+/// The multiply variants `gpu` can run: the emulated one always, the 64-bit one where the
+/// device has `SHADER_INT64` (lavapipe does).
+pub fn multiplies(gpu: &GpuContext) -> Vec<Multiply> {
+    let mut variants = vec![Multiply::Emulated];
+    if Multiply::best_for(gpu.device().features()) == Multiply::Int64 {
+        variants.push(Multiply::Int64);
+    }
+    variants
 }
 
 /// Distance in units in the last place between two finite f32 of the same sign (0 if equal).
