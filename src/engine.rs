@@ -12,6 +12,20 @@ use crate::gpu::{AdapterPreference, GpuContext};
 use crate::spec::FillPlan;
 
 /// Where the user asked values to be computed.
+///
+/// Parsed case-insensitively from `auto`, `cpu` or `gpu`, as the CLI's `--device` is.
+///
+/// # Examples
+///
+/// ```
+/// use weight_init::engine::DeviceChoice;
+///
+/// assert_eq!("GPU".parse::<DeviceChoice>()?, DeviceChoice::Gpu);
+/// assert_eq!(DeviceChoice::default(), DeviceChoice::Auto);
+/// let err = "tpu".parse::<DeviceChoice>().map_err(|e| e.to_string());
+/// assert_eq!(err, Err(r#"invalid device: "tpu"; expected auto, cpu or gpu"#.into()));
+/// # Ok::<(), weight_init::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeviceChoice {
     /// A hardware GPU if there is one, else the CPU path (with one warning); the CPU path also
@@ -41,6 +55,25 @@ impl FromStr for DeviceChoice {
 }
 
 /// The CPU path or a GPU context. Both give the same values for the same plan.
+///
+/// # Examples
+///
+/// ```
+/// use weight_init::engine::{DeviceChoice, Engine};
+/// use weight_init::spec::TensorSpec;
+///
+/// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+/// let cpu = Engine::Cpu;
+/// assert!(cpu.to_string().starts_with("CPU path ("));
+/// let want = cpu.fill(&plan)?;
+///
+/// if let Ok(gpu) = Engine::new(DeviceChoice::Gpu) {
+///     assert!(gpu.to_string().starts_with("GPU "));
+///     assert_eq!(gpu.fill(&plan)?, want);
+/// }
+/// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+/// # Ok::<(), weight_init::Error>(())
+/// ```
 #[derive(Debug)]
 pub enum Engine {
     /// [`crate::cpu`], on rayon's thread pool.
@@ -56,6 +89,27 @@ pub enum Engine {
 /// error (a lost device, an allocation the device refuses, a validation error); that fill and
 /// every later one then run on the CPU path, after one warning in the log. The values are the
 /// same either way, so a caller sees only the warning and the time.
+///
+/// # Examples
+///
+/// ```
+/// use weight_init::engine::Engine;
+/// use weight_init::gpu::{AdapterPreference, GpuContext};
+/// use weight_init::spec::TensorSpec;
+///
+/// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+/// let want = Engine::Cpu.fill(&plan)?;
+///
+/// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+///     let engine = Engine::with_cpu_fallback(gpu);
+///     assert_eq!(engine.fill(&plan)?, want);
+///     if let Engine::GpuWithFallback(fallback) = &engine {
+///         assert!(!fallback.has_fallen_back());
+///     }
+/// }
+/// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+/// # Ok::<(), weight_init::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct FallbackGpu {
     gpu: GpuContext,
@@ -64,11 +118,48 @@ pub struct FallbackGpu {
 
 impl FallbackGpu {
     /// The GPU context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::engine::Engine;
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let name = gpu.describe();
+    ///     if let Engine::GpuWithFallback(fallback) = Engine::with_cpu_fallback(gpu) {
+    ///         assert_eq!(fallback.gpu().describe(), name);
+    ///     }
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// ```
     pub fn gpu(&self) -> &GpuContext {
         &self.gpu
     }
 
     /// Whether a device error has moved the work to the CPU path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::engine::Engine;
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::spec::TensorSpec;
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let want = Engine::Cpu.fill(&plan)?;
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let engine = Engine::with_cpu_fallback(gpu);
+    ///     // The same values before and after a fallback; only the log and the time tell.
+    ///     assert_eq!(engine.fill(&plan)?, want);
+    ///     if let Engine::GpuWithFallback(fallback) = &engine {
+    ///         assert_eq!(fallback.has_fallen_back(), engine.to_string().starts_with("CPU"));
+    ///     }
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn has_fallen_back(&self) -> bool {
         self.failed.load(Ordering::Relaxed)
     }
@@ -107,6 +198,27 @@ impl Engine {
     /// For [`DeviceChoice::Gpu`], the errors of [`GpuContext::new`]. [`DeviceChoice::Auto`]
     /// never fails: without a usable hardware GPU it logs one warning and returns the CPU path,
     /// and with one it returns [`Engine::GpuWithFallback`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::engine::{DeviceChoice, Engine};
+    /// use weight_init::spec::TensorSpec;
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let want = Engine::new(DeviceChoice::Cpu)?.fill(&plan)?;
+    /// // Auto never fails: a hardware GPU (lavapipe does not count), else the CPU path.
+    /// assert_eq!(Engine::new(DeviceChoice::Auto)?.fill(&plan)?, want);
+    ///
+    /// match Engine::new(DeviceChoice::Gpu) {
+    ///     Ok(gpu) => assert_eq!(gpu.fill(&plan)?, want),
+    ///     Err(e) => {
+    /// #       assert_ne!(std::env::var("WEIGHT_INIT_REQUIRE_GPU").as_deref(), Ok("1"), "{e}");
+    ///         assert!(e.is_device_error(), "{e}");
+    ///     }
+    /// }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn new(choice: DeviceChoice) -> Result<Self> {
         match choice {
             DeviceChoice::Cpu => Ok(Engine::Cpu),
@@ -124,6 +236,29 @@ impl Engine {
     }
 
     /// `gpu`, falling back to the CPU path after a device error ([`FallbackGpu`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::engine::Engine;
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::spec::TensorSpec;
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let mut want = vec![0.0f32; 64];
+    /// Engine::Cpu.fill_range(&plan, 700, &mut want)?;
+    /// assert!(want.iter().all(|v| v.abs() < 0.5));
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let engine = Engine::with_cpu_fallback(gpu);
+    ///     assert!(matches!(engine, Engine::GpuWithFallback(_)));
+    ///     let mut got = vec![0.0f32; 64];
+    ///     engine.fill_range(&plan, 700, &mut got)?;
+    ///     assert_eq!(got, want);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn with_cpu_fallback(gpu: GpuContext) -> Self {
         Engine::GpuWithFallback(Box::new(FallbackGpu {
             gpu,
@@ -136,6 +271,27 @@ impl Engine {
     /// # Errors
     ///
     /// Those of [`crate::cpu::fill_range`] or [`GpuContext::fill_range`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::engine::{DeviceChoice, Engine};
+    /// use weight_init::spec::TensorSpec;
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let whole = Engine::Cpu.fill(&plan)?;
+    /// let mut want = vec![0.0f32; 9];
+    /// Engine::Cpu.fill_range(&plan, 3, &mut want)?;
+    /// assert_eq!(want, whole[3..12]);
+    ///
+    /// if let Ok(gpu) = Engine::new(DeviceChoice::Gpu) {
+    ///     let mut got = vec![0.0f32; 9];
+    ///     gpu.fill_range(&plan, 3, &mut got)?;
+    ///     assert_eq!(got, want);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn fill_range(&self, plan: &FillPlan, first_elem: u64, out: &mut [f32]) -> Result<()> {
         match self {
             Engine::Cpu => crate::cpu::fill_range(plan, first_elem, out),
@@ -154,6 +310,30 @@ impl Engine {
     /// # Errors
     ///
     /// Those of [`crate::cpu::fill_range_as`] or [`GpuContext::fill_range_as`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::engine::{DeviceChoice, Engine};
+    /// use weight_init::{dtype::Dtype, spec::TensorSpec};
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let mut want = vec![0u8; 2 * 21];
+    /// Engine::Cpu.fill_range_as(&plan, Dtype::BF16, 3, &mut want)?;
+    /// // bf16 keeps the top half of the f32, rounded to nearest: within 2^-8 relative of it.
+    /// let mut values = vec![0.0f32; 21];
+    /// Engine::Cpu.fill_range(&plan, 3, &mut values)?;
+    /// let bf16 = Dtype::BF16.decode(&want);
+    /// assert!(bf16.iter().zip(&values).all(|(b, v)| (b - v).abs() <= v.abs() / 256.0));
+    ///
+    /// if let Ok(gpu) = Engine::new(DeviceChoice::Gpu) {
+    ///     let mut got = vec![0u8; 2 * 21];
+    ///     gpu.fill_range_as(&plan, Dtype::BF16, 3, &mut got)?;
+    ///     assert_eq!(got, want);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn fill_range_as(
         &self,
         plan: &FillPlan,
@@ -184,6 +364,31 @@ impl Engine {
     ///
     /// [`Error::InvalidArgument`] if `out` does not hold exactly the runs' elements or a run
     /// is outside the tensor; GPU errors.
+    ///
+    /// # Examples
+    ///
+    /// Columns 8..12 of a (32, 24) weight: four elements from each row.
+    ///
+    /// ```
+    /// use weight_init::engine::{DeviceChoice, Engine};
+    /// use weight_init::{dtype::Dtype, spec::TensorSpec};
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let runs: Vec<(u64, u64)> = (0..32).map(|row| (24 * row + 8, 4)).collect();
+    /// let mut want = vec![0u8; 4 * 4 * 32];
+    /// Engine::Cpu.fill_runs(&plan, Dtype::F32, &runs, &mut want)?;
+    /// let whole = Engine::Cpu.fill(&plan)?;
+    /// let columns: Vec<f32> = whole.chunks(24).flat_map(|row| row[8..12].to_vec()).collect();
+    /// assert_eq!(Dtype::F32.decode(&want), columns);
+    ///
+    /// if let Ok(gpu) = Engine::new(DeviceChoice::Gpu) {
+    ///     let mut got = vec![0u8; 4 * 4 * 32];
+    ///     gpu.fill_runs(&plan, Dtype::F32, &runs, &mut got)?;
+    ///     assert_eq!(got, want);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn fill_runs(
         &self,
         plan: &FillPlan,
@@ -222,6 +427,24 @@ impl Engine {
     ///
     /// [`Error::OutOfMemory`] if the tensor does not fit in memory; those of
     /// [`Engine::fill_range`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::engine::{DeviceChoice, Engine};
+    /// use weight_init::spec::TensorSpec;
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let want = Engine::Cpu.fill(&plan)?;
+    /// assert_eq!(want.len(), 768);
+    /// assert!(want.iter().all(|v| v.abs() < 0.5));
+    ///
+    /// if let Ok(gpu) = Engine::new(DeviceChoice::Gpu) {
+    ///     assert_eq!(gpu.fill(&plan)?, want);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn fill(&self, plan: &FillPlan) -> Result<Vec<f32>> {
         let mut out: Vec<f32> = crate::error::try_zeroed(plan.len_elems, || {
             format!("a tensor of {} f32 elements", plan.len_elems)
@@ -235,6 +458,29 @@ impl Engine {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if `out.len()` is not a multiple of 4; GPU errors.
+    ///
+    /// # Examples
+    ///
+    /// Random123's third known answer for Philox4x32-10 (`kat_vectors`), on both paths:
+    ///
+    /// ```
+    /// use weight_init::engine::{DeviceChoice, Engine};
+    ///
+    /// let (seed, stream) = (0x299f_31d0_a409_3822, 0x0370_7344_1319_8a2e);
+    /// let block = 0x85a3_08d3_243f_6a88;
+    /// let answer = [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1];
+    /// let mut want = [0u32; 4];
+    /// Engine::Cpu.words(seed, stream, block, &mut want)?;
+    /// assert_eq!(want, answer);
+    ///
+    /// if let Ok(gpu) = Engine::new(DeviceChoice::Gpu) {
+    ///     let mut got = [0u32; 4];
+    ///     gpu.words(seed, stream, block, &mut got)?;
+    ///     assert_eq!(got, answer);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn words(&self, seed: u64, stream: u64, first_block: u64, out: &mut [u32]) -> Result<()> {
         match self {
             Engine::Cpu => crate::cpu::words(seed, stream, first_block, out),

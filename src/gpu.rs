@@ -1,10 +1,17 @@
 //! The GPU path: adapter and device, the compute pipelines, chunked dispatch and readback.
 //!
-//! [`GpuContext`] owns a wgpu device and the two pipelines of `shaders/fill.wgsl`: `fill`
-//! (weights as f32) and `words` (raw Philox words). Both are built once per context and reused
-//! for every fill. A fill larger than one storage binding, or than 65535 workgroups in a grid
-//! dimension, is split into chunks ([`kernel::chunk_elems`]); since each element depends only
-//! on its index, chunking never changes a value.
+//! [`GpuContext`] holds a wgpu device, its own or the caller's, and the four pipelines of
+//! `shaders/fill.wgsl`: `fill` (weights as f32, f16 or bf16, whole blocks), `fill_exact`
+//! (weights into any element range of a caller's buffer), `words` (raw Philox words) and
+//! `transform` (chosen words to values, for tests). They are built once per context and
+//! reused for every fill. A fill larger than one storage binding, or than 65535 workgroups in
+//! a grid dimension, is split into chunks ([`kernel::chunk_elems`]); since each element
+//! depends only on its index, chunking never changes a value.
+//!
+//! Every public item of [`GpuContext`] and [`crate::engine`] has an example that runs as a
+//! doctest: with an adapter it does the GPU work and compares it with the CPU path's bytes,
+//! without one it checks the CPU path's values (`WEIGHT_INIT_REQUIRE_GPU=1` makes a missing
+//! adapter fail them, as it does the GPU tests).
 //!
 //! All wgpu work runs inside error scopes, so validation and out-of-memory errors come back
 //! as [`crate::Error`] values, as do failed buffer maps and lost devices.

@@ -14,6 +14,16 @@ use weight_init::spec::{FillPlan, TensorSpec};
 /// A byte no fill produces in every position of a buffer: a poison to detect stray writes.
 const POISON: u8 = 0xA5;
 
+/// The caller's own compute shader, with a pass to run before a fill and one after it.
+const CALLER_PASSES_WGSL: &str = include_str!("../shaders/caller_passes.wgsl");
+
+/// Workgroup size of the caller's passes: the shader's `WORKGROUP_SIZE` override.
+const WORKGROUP_SIZE: u32 = 64;
+
+/// High bits of the caller's marker words, the shader's `MARK` override: "MA" in ASCII,
+/// unlike the poison, and in neither half of a word like a bf16 weight below 0.5.
+const MARK: u32 = 0x4D41_0000;
+
 fn buffer(gpu: &GpuContext, bytes: u64) -> wgpu::Buffer {
     let buffer = gpu.device().create_buffer(&wgpu::BufferDescriptor {
         label: Some("caller buffer"),
@@ -53,6 +63,72 @@ fn expected(plan: &FillPlan, dtype: Dtype, first: u64, len: u64) -> Vec<u8> {
     let mut out = vec![0u8; len as usize * dtype.size_bytes()];
     weight_init::cpu::fill_range_as(plan, dtype, first, &mut out).unwrap();
     out
+}
+
+/// A compute pipeline of the caller's own shader, with its bind group: `entry_point` of
+/// `shaders/caller_passes.wgsl` over `buffers` (bindings 0, 1, ... in order).
+fn caller_pass(
+    gpu: &GpuContext,
+    entry_point: &str,
+    buffers: &[&wgpu::Buffer],
+) -> (wgpu::ComputePipeline, wgpu::BindGroup) {
+    let scope = gpu.device().push_error_scope(wgpu::ErrorFilter::Validation);
+    let module = gpu
+        .device()
+        .create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("caller_passes.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(CALLER_PASSES_WGSL.into()),
+        });
+
+    let constants = [
+        ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
+        ("MARK", f64::from(MARK)),
+    ];
+    let pipeline = gpu
+        .device()
+        .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(entry_point),
+            layout: None,
+            module: &module,
+            entry_point: Some(entry_point),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &constants,
+                ..Default::default()
+            },
+            cache: None,
+        });
+
+    // The pipeline's own layout (`layout: None`) holds only the bindings its entry point uses.
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(binding, buffer)| wgpu::BindGroupEntry {
+            binding: binding as u32,
+            resource: buffer.as_entire_binding(),
+        })
+        .collect();
+    let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(entry_point),
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    });
+
+    if let Some(error) = pollster::block_on(scope.pop()) {
+        panic!("the caller's {entry_point} pass: {error}");
+    }
+    (pipeline, bind_group)
+}
+
+/// Records one pass of the caller's `pass` over `words` words.
+fn record_caller_pass(
+    encoder: &mut wgpu::CommandEncoder,
+    pass: &(wgpu::ComputePipeline, wgpu::BindGroup),
+    words: u32,
+) {
+    let mut compute = encoder.begin_compute_pass(&Default::default());
+    compute.set_pipeline(&pass.0);
+    compute.set_bind_group(0, &pass.1, &[]);
+    compute.dispatch_workgroups(words.div_ceil(WORKGROUP_SIZE), 1, 1);
 }
 
 #[test]
@@ -161,8 +237,72 @@ fn ranges_that_break_a_rule_are_refused_and_write_nothing() {
 }
 
 #[test]
-fn a_fill_recorded_between_the_callers_passes_sees_and_leaves_their_data() {
-    let Some(gpu) = common::gpu("a_fill_recorded_between_the_callers_passes") else {
+fn the_callers_pass_shader_parses_and_validates_with_naga() {
+    let module =
+        naga::front::wgsl::parse_str(CALLER_PASSES_WGSL).expect("caller_passes.wgsl parses");
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    )
+    .validate(&module)
+    .expect("caller_passes.wgsl validates");
+}
+
+#[test]
+fn a_fill_recorded_between_the_callers_compute_passes_sees_and_leaves_their_data() {
+    let Some(gpu) = common::gpu("a_fill_recorded_between_the_callers_compute_passes") else {
+        return;
+    };
+    // He uniform with fan_in 24 is U(-0.5, 0.5): one rounded product per value, so the same
+    // bits on every device. bf16 elements [7, 107) go to buffer bytes [74, 274), which start
+    // and end in the middle of a 4-byte word.
+    let plan = TensorSpec::new("w", vec![32, 24], "he-uniform".parse().unwrap())
+        .plan(3)
+        .unwrap();
+    let (first, len, offset) = (7, 100, 2 * 37);
+    let (lo, hi) = (offset as usize, (offset + 2 * len) as usize);
+    let words = 256u32;
+    let data = buffer(&gpu, 4 * u64::from(words));
+    let seen = buffer(&gpu, 4 * u64::from(words));
+    let mark = caller_pass(&gpu, "mark", &[&data]);
+    let complement = caller_pass(&gpu, "complement", &[&data, &seen]);
+
+    // One encoder, one submission: the caller's pass, our fill, the caller's pass.
+    let scope = gpu.device().push_error_scope(wgpu::ErrorFilter::Validation);
+    let mut encoder = gpu.device().create_command_encoder(&Default::default());
+    record_caller_pass(&mut encoder, &mark, words);
+    gpu.record_fill(&mut encoder, &plan, Dtype::BF16, first, len, &data, offset)
+        .unwrap();
+    record_caller_pass(&mut encoder, &complement, words);
+    gpu.queue().submit([encoder.finish()]);
+    if let Some(error) = pollster::block_on(scope.pop()) {
+        panic!("the encoder was rejected: {error}");
+    }
+
+    let (bytes, seen_bytes) = (read(&gpu, &data), read(&gpu, &seen));
+    // The first pass's markers outside the range survive, the other halves of the two words
+    // the range starts and ends in included; the range holds the fill's values, so the fill
+    // ran after that pass.
+    let marked: Vec<u8> = (0..words).flat_map(|i| (MARK | i).to_le_bytes()).collect();
+    assert!(
+        bytes[..lo] == marked[..lo] && bytes[hi..] == marked[hi..],
+        "the first pass's words outside bytes [{lo}, {hi}), or their halves beside it, changed"
+    );
+    assert!(
+        bytes[lo..hi] == expected(&plan, Dtype::BF16, first, len)[..],
+        "the filled range differs from the CPU path's values"
+    );
+    // The second pass read the markers and the fill's values: it ran after the fill.
+    let complemented: Vec<u8> = bytes.iter().map(|b| !b).collect();
+    assert!(
+        seen_bytes == complemented,
+        "the second pass did not read the buffer as the fill left it"
+    );
+}
+
+#[test]
+fn a_fill_recorded_between_the_callers_copies_sees_and_leaves_their_data() {
+    let Some(gpu) = common::gpu("a_fill_recorded_between_the_callers_copies") else {
         return;
     };
     let plan = TensorSpec::new("w", vec![100], "uniform".parse().unwrap())

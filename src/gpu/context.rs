@@ -10,6 +10,20 @@ use crate::spec::{FillPlan, TensorSpec};
 use crate::transform::{Affine, Distribution};
 
 /// Which adapters [`GpuContext::new`] may pick.
+///
+/// # Examples
+///
+/// A hardware adapter or none: on a machine with only lavapipe, `HardwareOnly` finds none.
+///
+/// ```
+/// use weight_init::gpu::{AdapterPreference, GpuContext};
+///
+/// match GpuContext::new(AdapterPreference::HardwareOnly) {
+///     Ok(gpu) => assert!(!gpu.is_software(), "{}", gpu.describe()),
+///     // For example "no GPU adapter found: only software adapters are present: llvmpipe ...".
+///     Err(e) => assert!(e.is_device_error(), "{e}"),
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdapterPreference {
     /// Any adapter that runs compute shaders, software ones (lavapipe, llvmpipe) included.
@@ -20,7 +34,36 @@ pub enum AdapterPreference {
 
 /// A wgpu device with the weight kernels compiled for it.
 ///
-/// Pipelines are created once, in [`GpuContext::new`], and reused by every fill.
+/// Pipelines are created once, when the context is built ([`GpuContext::new`],
+/// [`GpuContext::from_adapter`] or [`GpuContext::from_device`]), and reused by every fill.
+///
+/// # Examples
+///
+/// Every example here runs: with an adapter (lavapipe counts) it does the GPU work and
+/// compares it with the CPU path ([`crate::cpu`]), and without one it checks the CPU path's
+/// values alone. They use symmetric uniform schemes (`he-uniform`, `xavier-uniform`), whose
+/// values are one correctly rounded product and so the same bits on every device; normals are
+/// the same bits on devices that round division and square root as IEEE 754 requires (see
+/// [`GpuContext::is_software`]).
+///
+/// ```
+/// use weight_init::gpu::{AdapterPreference, GpuContext};
+/// use weight_init::{cpu, spec::TensorSpec};
+///
+/// // He uniform with fan_in 24: U(-b, b), b = sqrt(6 / 24) = 0.5.
+/// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+/// let mut want = vec![0.0f32; 768];
+/// cpu::fill_range(&plan, 0, &mut want)?;
+/// assert!(want.iter().all(|v| v.abs() < 0.5));
+///
+/// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+///     let mut got = vec![0.0f32; 768];
+///     gpu.fill_range(&plan, 0, &mut got)?;
+///     assert_eq!(got, want);
+/// }
+/// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+/// # Ok::<(), weight_init::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct GpuContext {
     device: wgpu::Device,
@@ -69,6 +112,36 @@ impl GpuContext {
     /// # Errors
     ///
     /// [`Error::NoAdapter`] when no adapter qualifies; those of [`GpuContext::from_adapter`].
+    ///
+    /// # Examples
+    ///
+    /// Any adapter, software ones included, and the same bf16 bytes as the CPU path:
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::{cpu, dtype::Dtype, spec::TensorSpec};
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![16, 8], "xavier-uniform".parse()?).plan(3)?;
+    /// let mut want = vec![0u8; 2 * 128];
+    /// cpu::fill_range_as(&plan, Dtype::BF16, 0, &mut want)?;
+    /// // Xavier uniform: U(-b, b), b = sqrt(6 / (8 + 16)) = 0.5, exact in bf16.
+    /// assert!(Dtype::BF16.decode(&want).iter().all(|v| v.abs() <= 0.5));
+    ///
+    /// match GpuContext::new(AdapterPreference::Any) {
+    ///     Ok(gpu) => {
+    ///         println!("filling on {}", gpu.describe());
+    ///         let mut got = vec![0u8; 2 * 128];
+    ///         gpu.fill_range_as(&plan, Dtype::BF16, 0, &mut got)?;
+    ///         assert_eq!(got, want);
+    ///     }
+    ///     Err(e) => {
+    /// #       assert_ne!(std::env::var("WEIGHT_INIT_REQUIRE_GPU").as_deref(), Ok("1"), "{e}");
+    ///         // "no GPU adapter found: no Vulkan, Metal, DX12 or GL driver offers compute ..."
+    ///         println!("the CPU path's values only: {e}");
+    ///     }
+    /// }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn new(preference: AdapterPreference) -> Result<Self> {
         // Vulkan, Metal and DX12 by default: the GL backend adds nothing for compute and its
         // EGL probe logs errors on headless machines. WGPU_BACKEND=gl still selects it.
@@ -113,6 +186,41 @@ impl GpuContext {
     ///
     /// [`Error::RequestDevice`] if the device cannot be created, [`Error::ShaderRejected`] if
     /// the kernel does not compile on it.
+    ///
+    /// # Examples
+    ///
+    /// An adapter the caller picked, here wgpu's high-performance choice among Vulkan, Metal and
+    /// DX12 adapters:
+    ///
+    /// ```
+    /// use weight_init::gpu::GpuContext;
+    /// use weight_init::{cpu, spec::TensorSpec};
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let mut want = vec![0.0f32; 100];
+    /// cpu::fill_range(&plan, 301, &mut want)?;
+    /// // Any range of a tensor holds the values of the whole tensor's fill.
+    /// let mut whole = vec![0.0f32; 768];
+    /// cpu::fill_range(&plan, 0, &mut whole)?;
+    /// assert_eq!(want, whole[301..401]);
+    ///
+    /// let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+    ///     backends: wgpu::Backends::PRIMARY,
+    ///     ..wgpu::InstanceDescriptor::new_without_display_handle()
+    /// });
+    /// let options = wgpu::RequestAdapterOptions {
+    ///     power_preference: wgpu::PowerPreference::HighPerformance,
+    ///     ..Default::default()
+    /// };
+    /// if let Ok(adapter) = pollster::block_on(instance.request_adapter(&options)) {
+    ///     let gpu = GpuContext::from_adapter(&adapter)?;
+    ///     let mut got = vec![0.0f32; 100];
+    ///     gpu.fill_range(&plan, 301, &mut got)?;
+    ///     assert_eq!(got, want);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
         let descriptor = wgpu::DeviceDescriptor {
@@ -162,22 +270,55 @@ impl GpuContext {
     ///
     /// # Examples
     ///
-    /// Fill a bf16 weight in the caller's buffer, in the caller's encoder:
+    /// An application's own instance, adapter, device, queue, buffer and encoder, with a bf16
+    /// weight filled between its own passes:
     ///
-    /// ```no_run
-    /// use weight_init::{dtype::Dtype, gpu::GpuContext, spec::TensorSpec};
+    /// ```
+    /// use weight_init::gpu::GpuContext;
+    /// use weight_init::{cpu, dtype::Dtype, spec::TensorSpec};
+    /// # fn read_back(
+    /// #     device: &wgpu::Device,
+    /// #     queue: &wgpu::Queue,
+    /// #     buffer: &wgpu::Buffer,
+    /// # ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    /// #     let (sender, receiver) = std::sync::mpsc::channel();
+    /// #     let slice = buffer.slice(..);
+    /// #     wgpu::util::DownloadBuffer::read_buffer(device, queue, &slice, move |bytes| {
+    /// #         let _ = sender.send(bytes.map(|b| b.to_vec()));
+    /// #     });
+    /// #     device.poll(wgpu::PollType::wait_indefinitely())?;
+    /// #     Ok(receiver.recv()??)
+    /// # }
     ///
-    /// fn init_weights(
-    ///     device: &wgpu::Device,
-    ///     queue: &wgpu::Queue,
-    ///     encoder: &mut wgpu::CommandEncoder,
-    ///     weights: &wgpu::Buffer,
-    /// ) -> weight_init::Result<()> {
-    ///     let gpu = GpuContext::from_device(device, queue)?;
-    ///     let plan = TensorSpec::new("fc.weight", vec![256, 128], "he".parse()?).plan(7)?;
-    ///     gpu.record_fill(encoder, &plan, Dtype::BF16, 0, plan.len_elems, weights, 0)
+    /// let plan = TensorSpec::new("fc.weight", vec![256, 128], "he-uniform".parse()?).plan(7)?;
+    /// let mut want = vec![0u8; 2 * 256 * 128];
+    /// cpu::fill_range_as(&plan, Dtype::BF16, 0, &mut want)?;
+    /// // He uniform with fan_in 128: U(-b, b), b = sqrt(6 / 128) < 0.22.
+    /// assert!(Dtype::BF16.decode(&want).iter().all(|v| v.abs() < 0.22));
+    ///
+    /// let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+    ///     backends: wgpu::Backends::PRIMARY,
+    ///     ..wgpu::InstanceDescriptor::new_without_display_handle()
+    /// });
+    /// if let Ok(adapter) = pollster::block_on(instance.request_adapter(&Default::default())) {
+    ///     let (device, queue) = pollster::block_on(adapter.request_device(&Default::default()))?;
+    ///     let weights = device.create_buffer(&wgpu::BufferDescriptor {
+    ///         label: Some("fc.weight"),
+    ///         size: want.len() as u64,
+    ///         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+    ///         mapped_at_creation: false,
+    ///     });
+    ///
+    ///     let gpu = GpuContext::from_device(&device, &queue)?;
+    ///     let mut encoder = device.create_command_encoder(&Default::default());
+    ///     // ... the application's passes before the fill ...
+    ///     gpu.record_fill(&mut encoder, &plan, Dtype::BF16, 0, plan.len_elems, &weights, 0)?;
+    ///     // ... and those after it, which see the weights ...
+    ///     queue.submit([encoder.finish()]);
+    ///     assert_eq!(read_back(&device, &queue, &weights)?, want);
     /// }
-    /// # let _ = init_weights;
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_device(device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Self> {
         let info = device.adapter_info();
@@ -252,16 +393,75 @@ impl GpuContext {
     }
 
     /// The adapter's name, backend and type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let info = gpu.adapter_info();
+    ///     println!("{} ({:?}), driver {}", info.name, info.device_type, info.driver);
+    ///     assert_eq!(gpu.is_software(), info.device_type == wgpu::DeviceType::Cpu);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// ```
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.info
     }
 
     /// `name [backend, kind]`, for example `llvmpipe (LLVM 15.0.6, 256 bits) [Vulkan, software]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let info = gpu.adapter_info();
+    ///     let text = gpu.describe();
+    ///     assert!(text.starts_with(&format!("{} [{}, ", info.name, info.backend)), "{text}");
+    ///     assert_eq!(text.ends_with(", software]"), gpu.is_software());
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// ```
     pub fn describe(&self) -> String {
         describe(&self.info)
     }
 
     /// Whether the adapter is a software rasterizer running on the CPU.
+    ///
+    /// Normals come out of a logarithm, a division and a square root. On a software adapter
+    /// such as lavapipe they are the CPU path's bits; WGSL allows other devices 2.5 ulp in
+    /// division and square root and fused multiply-adds, and the tests accept there a
+    /// difference of at most 2^-20 of max(|value|, std).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::{cpu, spec::TensorSpec};
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![64, 64], "he".parse()?).plan(7)?;
+    /// let mut want = vec![0.0f32; 4096];
+    /// cpu::fill_range(&plan, 0, &mut want)?;
+    /// // He normal with fan_in 64: std sqrt(2 / 64); Box–Muller in f32 stays within 5.77 std.
+    /// let std = (2.0f32 / 64.0).sqrt();
+    /// assert!(want.iter().all(|v| v.abs() <= 5.77 * std));
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let mut got = vec![0.0f32; 4096];
+    ///     gpu.fill_range(&plan, 0, &mut got)?;
+    ///     if gpu.is_software() {
+    ///         assert_eq!(got, want);
+    ///     } else {
+    ///         let bound = |c: f32| 2f32.powi(-20) * c.abs().max(std);
+    ///         assert!(got.iter().zip(&want).all(|(g, c)| (g - c).abs() <= bound(*c)));
+    ///     }
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn is_software(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu
     }
@@ -269,11 +469,56 @@ impl GpuContext {
     /// Caps the elements per dispatch (rounded down to a multiple of 4, at least 4), or
     /// removes the cap with `None`. Values never depend on it; tests use it to force many
     /// chunks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::{cpu, spec::TensorSpec};
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let mut want = vec![0.0f32; 768];
+    /// cpu::fill_range(&plan, 0, &mut want)?;
+    /// // The CPU path's values do not depend on how a fill is cut up either.
+    /// let mut pieces = vec![0.0f32; 768];
+    /// for (i, piece) in pieces.chunks_mut(100).enumerate() {
+    ///     cpu::fill_range(&plan, 100 * i as u64, piece)?;
+    /// }
+    /// assert_eq!(pieces, want);
+    ///
+    /// if let Ok(mut gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     gpu.set_max_chunk_elems(Some(100));
+    ///     let mut got = vec![0.0f32; 768];
+    ///     gpu.fill_range(&plan, 0, &mut got)?; // eight dispatches
+    ///     assert_eq!(got, want);
+    ///     gpu.set_max_chunk_elems(None);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn set_max_chunk_elems(&mut self, max_chunk_elems: Option<u64>) {
         self.max_chunk_elems = max_chunk_elems;
     }
 
-    /// Elements per dispatch on this device.
+    /// Elements per dispatch on this device: the largest multiple of 4 whose f32 output fits
+    /// one storage binding and one buffer, at most 2^28 and at most the cap of
+    /// [`GpuContext::set_max_chunk_elems`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    ///
+    /// if let Ok(mut gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let limits = gpu.device().limits();
+    ///     let binding_bytes = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    ///     assert!(gpu.chunk_elems() <= (binding_bytes / 4).min(1 << 28));
+    ///     assert_eq!(gpu.chunk_elems() % 4, 0);
+    ///     gpu.set_max_chunk_elems(Some(10));
+    ///     assert_eq!(gpu.chunk_elems(), 8);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// ```
     pub fn chunk_elems(&self) -> u64 {
         kernel::chunk_elems(&self.device.limits(), self.max_chunk_elems)
     }
@@ -285,6 +530,27 @@ impl GpuContext {
     ///
     /// [`Error::InvalidArgument`] if the range is outside the tensor; GPU errors
     /// ([`Error::GpuValidation`], [`Error::MapFailed`], [`Error::DeviceLost`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::{cpu, spec::TensorSpec};
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let mut want = vec![0.0f32; 10];
+    /// cpu::fill_range(&plan, 5, &mut want)?;
+    /// assert!(want.iter().all(|v| v.abs() < 0.5));
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     // Elements 5..15: the dispatch covers blocks 1..4 and keeps the requested part.
+    ///     let mut got = vec![0.0f32; 10];
+    ///     gpu.fill_range(&plan, 5, &mut got)?;
+    ///     assert_eq!(got, want);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn fill_range(&self, plan: &FillPlan, first_elem: u64, out: &mut [f32]) -> Result<()> {
         self.fill_range_as(plan, Dtype::F32, first_elem, bytemuck::cast_slice_mut(out))
     }
@@ -300,6 +566,30 @@ impl GpuContext {
     ///
     /// [`Error::InvalidArgument`] if `out.len()` is not a whole number of elements or the range
     /// is outside the tensor; GPU errors as for [`GpuContext::fill_range`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::{cpu, dtype::Dtype, spec::TensorSpec};
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let mut want = vec![0u8; 2 * 99];
+    /// cpu::fill_range_as(&plan, Dtype::F16, 100, &mut want)?;
+    /// // f16 is the f32 value rounded to nearest: within 2^-11 relative of it.
+    /// let mut f32_values = vec![0.0f32; 99];
+    /// cpu::fill_range(&plan, 100, &mut f32_values)?;
+    /// let halves = Dtype::F16.decode(&want);
+    /// assert!(halves.iter().zip(&f32_values).all(|(h, v)| (h - v).abs() <= v.abs() / 2048.0));
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let mut got = vec![0u8; 2 * 99];
+    ///     gpu.fill_range_as(&plan, Dtype::F16, 100, &mut got)?;
+    ///     assert_eq!(got, want);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn fill_range_as(
         &self,
         plan: &FillPlan,
@@ -358,6 +648,29 @@ impl GpuContext {
     ///
     /// [`Error::InvalidArgument`] if `out.len()` is not a multiple of 4; GPU errors as for
     /// [`GpuContext::fill_range`].
+    ///
+    /// # Examples
+    ///
+    /// Random123's third known answer for Philox4x32-10 (`kat_vectors`), on both paths:
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    ///
+    /// let (seed, stream) = (0x299f_31d0_a409_3822, 0x0370_7344_1319_8a2e);
+    /// let block = 0x85a3_08d3_243f_6a88;
+    /// let answer = [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1];
+    /// let mut want = [0u32; 4];
+    /// weight_init::cpu::words(seed, stream, block, &mut want)?;
+    /// assert_eq!(want, answer);
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let mut got = [0u32; 4];
+    ///     gpu.words(seed, stream, block, &mut got)?;
+    ///     assert_eq!(got, answer);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn words(&self, seed: u64, stream: u64, first_block: u64, out: &mut [u32]) -> Result<()> {
         crate::stream::check_whole_blocks(out.len())?;
         let key = crate::stream::key(seed);
@@ -391,6 +704,29 @@ impl GpuContext {
     ///
     /// [`Error::InvalidArgument`] if `words.len()` is not a multiple of 4; GPU errors as for
     /// [`GpuContext::fill_range`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::spec::TensorSpec;
+    ///
+    /// // He uniform with fan_in 24 is U(-0.5, 0.5): words 0 and 0xFFFF_FFFF give the ends of
+    /// // its grid, -0.5 + 2^-24 and 0.5 - 2^-24.
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let words = [0, 0x8000_0000, 0xFFFF_FF00, 0xFFFF_FFFF];
+    /// let want = plan.affine().block_values(words);
+    /// let end = 0.5 - 2f32.powi(-24);
+    /// assert_eq!(want, [-end, 2f32.powi(-24), end, end]);
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let mut got = words;
+    ///     gpu.transform_words(plan.affine(), &mut got)?;
+    ///     assert_eq!(got, want.map(f32::to_bits));
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn transform_words(&self, affine: Affine, words: &mut [u32]) -> Result<()> {
         crate::stream::check_whole_blocks(words.len())?;
         let chunk_blocks = (self.chunk_elems() / 4) as usize;
@@ -432,6 +768,52 @@ impl GpuContext {
     /// [`Error::InvalidArgument`] naming the rule broken (an offset that is not a multiple of
     /// the element size, a range past the end of the buffer or of the tensor, a buffer
     /// without `STORAGE` usage); nothing is recorded then.
+    ///
+    /// # Examples
+    ///
+    /// Fill 50 bf16 elements into the caller's buffer from element 5 of the buffer, which starts
+    /// in the middle of a 4-byte word, in the caller's encoder: exactly those 100 bytes change.
+    ///
+    /// ```
+    /// use wgpu::util::DeviceExt;
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::{cpu, dtype::Dtype, spec::TensorSpec};
+    /// # fn read_back(
+    /// #     device: &wgpu::Device,
+    /// #     queue: &wgpu::Queue,
+    /// #     buffer: &wgpu::Buffer,
+    /// # ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    /// #     let (sender, receiver) = std::sync::mpsc::channel();
+    /// #     let slice = buffer.slice(..);
+    /// #     wgpu::util::DownloadBuffer::read_buffer(device, queue, &slice, move |bytes| {
+    /// #         let _ = sender.send(bytes.map(|b| b.to_vec()));
+    /// #     });
+    /// #     device.poll(wgpu::PollType::wait_indefinitely())?;
+    /// #     Ok(receiver.recv()??)
+    /// # }
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let mut want = vec![0u8; 2 * 50];
+    /// cpu::fill_range_as(&plan, Dtype::BF16, 10, &mut want)?;
+    /// assert!(Dtype::BF16.decode(&want).iter().all(|v| v.abs() <= 0.5));
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let buffer = gpu.device().create_buffer_init(&wgpu::util::BufferInitDescriptor {
+    ///         label: Some("caller's buffer"),
+    ///         contents: &[0xA5; 128],
+    ///         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+    ///     });
+    ///     let mut encoder = gpu.device().create_command_encoder(&Default::default());
+    ///     gpu.record_fill(&mut encoder, &plan, Dtype::BF16, 10, 50, &buffer, 2 * 5)?;
+    ///     gpu.queue().submit([encoder.finish()]);
+    ///
+    ///     let bytes = read_back(gpu.device(), gpu.queue(), &buffer)?;
+    ///     assert_eq!(bytes[10..110], want[..]);
+    ///     assert!(bytes[..10].iter().chain(&bytes[110..]).all(|&b| b == 0xA5));
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn record_fill(
         &self,
@@ -559,6 +941,44 @@ impl GpuContext {
     ///
     /// Those of [`GpuContext::record_fill`]; [`Error::GpuValidation`] for errors wgpu reports
     /// when the work is submitted; [`Error::DeviceLost`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::{cpu, dtype::Dtype, spec::TensorSpec};
+    /// # fn read_back(
+    /// #     device: &wgpu::Device,
+    /// #     queue: &wgpu::Queue,
+    /// #     buffer: &wgpu::Buffer,
+    /// # ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    /// #     let (sender, receiver) = std::sync::mpsc::channel();
+    /// #     let slice = buffer.slice(..);
+    /// #     wgpu::util::DownloadBuffer::read_buffer(device, queue, &slice, move |bytes| {
+    /// #         let _ = sender.send(bytes.map(|b| b.to_vec()));
+    /// #     });
+    /// #     device.poll(wgpu::PollType::wait_indefinitely())?;
+    /// #     Ok(receiver.recv()??)
+    /// # }
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let mut want = vec![0u8; 4 * 768];
+    /// cpu::fill_range_as(&plan, Dtype::F32, 0, &mut want)?;
+    /// assert!(Dtype::F32.decode(&want).iter().all(|v| v.abs() < 0.5));
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let weights = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+    ///         label: Some("fc.weight"),
+    ///         size: 4 * 768,
+    ///         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+    ///         mapped_at_creation: false,
+    ///     });
+    ///     gpu.fill_buffer(&plan, Dtype::F32, 0, plan.len_elems, &weights, 0)?;
+    ///     assert_eq!(read_back(gpu.device(), gpu.queue(), &weights)?, want);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn fill_buffer(
         &self,
@@ -598,38 +1018,57 @@ impl GpuContext {
     /// # Examples
     ///
     /// Fill a tensor into a buffer while another thread polls the device, and wait with
-    /// `pollster` (any executor works). Without an adapter the example does nothing.
+    /// `pollster` (any executor works):
     ///
     /// ```
     /// use std::sync::atomic::{AtomicBool, Ordering};
     ///
     /// use weight_init::gpu::{AdapterPreference, GpuContext};
-    /// use weight_init::{dtype::Dtype, spec::TensorSpec};
+    /// use weight_init::{cpu, dtype::Dtype, spec::TensorSpec};
+    /// # fn read_back(
+    /// #     device: &wgpu::Device,
+    /// #     queue: &wgpu::Queue,
+    /// #     buffer: &wgpu::Buffer,
+    /// # ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    /// #     let (sender, receiver) = std::sync::mpsc::channel();
+    /// #     let slice = buffer.slice(..);
+    /// #     wgpu::util::DownloadBuffer::read_buffer(device, queue, &slice, move |bytes| {
+    /// #         let _ = sender.send(bytes.map(|b| b.to_vec()));
+    /// #     });
+    /// #     device.poll(wgpu::PollType::wait_indefinitely())?;
+    /// #     Ok(receiver.recv()??)
+    /// # }
     ///
-    /// let Ok(gpu) = GpuContext::new(AdapterPreference::Any) else {
-    ///     return Ok(());
-    /// };
-    /// let plan = TensorSpec::new("fc.weight", vec![64, 32], "he".parse()?).plan(7)?;
-    /// let weights = gpu.device().create_buffer(&wgpu::BufferDescriptor {
-    ///     label: Some("weights"),
-    ///     size: plan.len_elems * 4,
-    ///     usage: wgpu::BufferUsages::STORAGE,
-    ///     mapped_at_creation: false,
-    /// });
-    /// let done = AtomicBool::new(false);
-    /// std::thread::scope(|s| {
-    ///     s.spawn(|| {
-    ///         while !done.load(Ordering::Acquire) {
-    ///             let _ = gpu.device().poll(wgpu::PollType::Poll);
-    ///             std::thread::yield_now();
-    ///         }
+    /// let plan = TensorSpec::new("fc.weight", vec![64, 24], "he-uniform".parse()?).plan(7)?;
+    /// let mut want = vec![0u8; 4 * 64 * 24];
+    /// cpu::fill_range_as(&plan, Dtype::F32, 0, &mut want)?;
+    /// assert!(Dtype::F32.decode(&want).iter().all(|v| v.abs() < 0.5));
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let weights = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+    ///         label: Some("fc.weight"),
+    ///         size: want.len() as u64,
+    ///         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+    ///         mapped_at_creation: false,
     ///     });
-    ///     let filled = gpu.fill_buffer_async(&plan, Dtype::F32, 0, plan.len_elems, &weights, 0);
-    ///     let result = pollster::block_on(filled);
-    ///     done.store(true, Ordering::Release);
-    ///     result
-    /// })?;
-    /// # Ok::<(), weight_init::Error>(())
+    ///     let done = AtomicBool::new(false);
+    ///     std::thread::scope(|s| {
+    ///         s.spawn(|| {
+    ///             while !done.load(Ordering::Acquire) {
+    ///                 let _ = gpu.device().poll(wgpu::PollType::Poll);
+    ///                 std::thread::yield_now();
+    ///             }
+    ///         });
+    ///         let len = plan.len_elems;
+    ///         let filled = gpu.fill_buffer_async(&plan, Dtype::F32, 0, len, &weights, 0);
+    ///         let result = pollster::block_on(filled);
+    ///         done.store(true, Ordering::Release);
+    ///         result
+    ///     })?;
+    ///     assert_eq!(read_back(gpu.device(), gpu.queue(), &weights)?, want);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn fill_buffer_async(
@@ -709,6 +1148,37 @@ impl GpuContext {
     /// # Errors
     ///
     /// [`Error::TooLarge`] if the sizes overflow `u64`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::{dtype::Dtype, spec::TensorSpec};
+    ///
+    /// let tensors = [
+    ///     TensorSpec::new("fc1.weight", vec![64, 24], "he-uniform".parse()?)
+    ///         .with_dtype(Dtype::BF16),
+    ///     TensorSpec::new("fc1.bias", vec![63], "zeros".parse()?),
+    ///     TensorSpec::new("fc2.weight", vec![10, 64], "xavier-uniform".parse()?),
+    /// ];
+    /// let bytes = tensors
+    ///     .iter()
+    ///     .map(|t| Ok(t.elem_count()? * t.dtype.size_bytes() as u64))
+    ///     .collect::<weight_init::Result<Vec<u64>>>()?;
+    /// assert_eq!(bytes, [3072, 252, 2560]);
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let (offsets, size) = gpu.pack_offsets(&tensors)?;
+    ///     // In order, each at the next multiple of the alignment (256 on lavapipe).
+    ///     let align = u64::from(gpu.device().limits().min_storage_buffer_offset_alignment);
+    ///     let second = bytes[0].next_multiple_of(align);
+    ///     let third = (second + bytes[1]).next_multiple_of(align);
+    ///     assert_eq!(offsets, [0, second, third]);
+    ///     assert_eq!(size, third + bytes[2]);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), weight_init::Error>(())
+    /// ```
     pub fn pack_offsets(&self, tensors: &[TensorSpec]) -> Result<(Vec<u64>, u64)> {
         let align = u64::from(self.device.limits().min_storage_buffer_offset_alignment).max(4);
         let too_large = || Error::TooLarge {
@@ -739,6 +1209,62 @@ impl GpuContext {
     /// [`Error::InvalidArgument`] if `buffer` is smaller than the packed size (naming both)
     /// or a tensor is invalid, both checked before anything is recorded; those of
     /// [`GpuContext::record_fill`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::{cpu, dtype::Dtype, spec::TensorSpec};
+    /// # fn read_back(
+    /// #     device: &wgpu::Device,
+    /// #     queue: &wgpu::Queue,
+    /// #     buffer: &wgpu::Buffer,
+    /// # ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    /// #     let (sender, receiver) = std::sync::mpsc::channel();
+    /// #     let slice = buffer.slice(..);
+    /// #     wgpu::util::DownloadBuffer::read_buffer(device, queue, &slice, move |bytes| {
+    /// #         let _ = sender.send(bytes.map(|b| b.to_vec()));
+    /// #     });
+    /// #     device.poll(wgpu::PollType::wait_indefinitely())?;
+    /// #     Ok(receiver.recv()??)
+    /// # }
+    ///
+    /// let tensors = [
+    ///     TensorSpec::new("fc1.weight", vec![64, 24], "he-uniform".parse()?)
+    ///         .with_dtype(Dtype::BF16),
+    ///     TensorSpec::new("fc1.bias", vec![64], "zeros".parse()?),
+    ///     TensorSpec::new("fc2.weight", vec![10, 64], "xavier-uniform".parse()?),
+    /// ];
+    /// let seed = 5;
+    /// let mut want = Vec::new();
+    /// for t in &tensors {
+    ///     let plan = t.plan(seed)?;
+    ///     let mut bytes = vec![0u8; plan.len_elems as usize * t.dtype.size_bytes()];
+    ///     cpu::fill_range_as(&plan, t.dtype, 0, &mut bytes)?;
+    ///     want.push(bytes);
+    /// }
+    /// assert!(want[1].iter().all(|&b| b == 0));
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let (_, size) = gpu.pack_offsets(&tensors)?;
+    ///     let model = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+    ///         label: Some("model"),
+    ///         size,
+    ///         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+    ///         mapped_at_creation: false,
+    ///     });
+    ///     let mut encoder = gpu.device().create_command_encoder(&Default::default());
+    ///     let offsets = gpu.record_model(&mut encoder, &tensors, seed, &model)?;
+    ///     gpu.queue().submit([encoder.finish()]);
+    ///
+    ///     let bytes = read_back(gpu.device(), gpu.queue(), &model)?;
+    ///     for (want, offset) in want.iter().zip(offsets) {
+    ///         assert_eq!(bytes[offset as usize..][..want.len()], want[..]);
+    ///     }
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn record_model(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -767,11 +1293,100 @@ impl GpuContext {
     }
 
     /// The wgpu device, for callers that create buffers for [`GpuContext::record_fill`].
+    ///
+    /// # Examples
+    ///
+    /// A buffer and an encoder of the context's device:
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::{cpu, dtype::Dtype, spec::TensorSpec};
+    /// # fn read_back(
+    /// #     device: &wgpu::Device,
+    /// #     queue: &wgpu::Queue,
+    /// #     buffer: &wgpu::Buffer,
+    /// # ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    /// #     let (sender, receiver) = std::sync::mpsc::channel();
+    /// #     let slice = buffer.slice(..);
+    /// #     wgpu::util::DownloadBuffer::read_buffer(device, queue, &slice, move |bytes| {
+    /// #         let _ = sender.send(bytes.map(|b| b.to_vec()));
+    /// #     });
+    /// #     device.poll(wgpu::PollType::wait_indefinitely())?;
+    /// #     Ok(receiver.recv()??)
+    /// # }
+    ///
+    /// let plan = TensorSpec::new("fc.bias", vec![64], "ones".parse()?).plan(1)?;
+    /// let mut want = vec![0u8; 2 * 64];
+    /// cpu::fill_range_as(&plan, Dtype::F16, 0, &mut want)?;
+    /// assert_eq!(Dtype::F16.decode(&want), [1.0; 64]);
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let bias = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+    ///         label: Some("fc.bias"),
+    ///         size: 2 * 64,
+    ///         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+    ///         mapped_at_creation: false,
+    ///     });
+    ///     let mut encoder = gpu.device().create_command_encoder(&Default::default());
+    ///     gpu.record_fill(&mut encoder, &plan, Dtype::F16, 0, 64, &bias, 0)?;
+    ///     gpu.queue().submit([encoder.finish()]);
+    ///     assert_eq!(read_back(gpu.device(), gpu.queue(), &bias)?, want);
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn device(&self) -> &wgpu::Device {
         &self.device
     }
 
     /// The wgpu queue of [`GpuContext::device`].
+    ///
+    /// # Examples
+    ///
+    /// Upload through the context's queue, then fill part of the buffer: the rest keeps the
+    /// upload.
+    ///
+    /// ```
+    /// use weight_init::gpu::{AdapterPreference, GpuContext};
+    /// use weight_init::{cpu, dtype::Dtype, spec::TensorSpec};
+    /// # fn read_back(
+    /// #     device: &wgpu::Device,
+    /// #     queue: &wgpu::Queue,
+    /// #     buffer: &wgpu::Buffer,
+    /// # ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    /// #     let (sender, receiver) = std::sync::mpsc::channel();
+    /// #     let slice = buffer.slice(..);
+    /// #     wgpu::util::DownloadBuffer::read_buffer(device, queue, &slice, move |bytes| {
+    /// #         let _ = sender.send(bytes.map(|b| b.to_vec()));
+    /// #     });
+    /// #     device.poll(wgpu::PollType::wait_indefinitely())?;
+    /// #     Ok(receiver.recv()??)
+    /// # }
+    ///
+    /// let plan = TensorSpec::new("fc.weight", vec![32, 24], "he-uniform".parse()?).plan(7)?;
+    /// let mut want = vec![0u8; 4 * 8];
+    /// cpu::fill_range_as(&plan, Dtype::F32, 0, &mut want)?;
+    /// assert!(want.iter().any(|&b| b != 1));
+    ///
+    /// if let Ok(gpu) = GpuContext::new(AdapterPreference::Any) {
+    ///     let buffer = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+    ///         label: Some("weights"),
+    ///         size: 64,
+    ///         usage: wgpu::BufferUsages::STORAGE
+    ///             | wgpu::BufferUsages::COPY_SRC
+    ///             | wgpu::BufferUsages::COPY_DST,
+    ///         mapped_at_creation: false,
+    ///     });
+    ///     gpu.queue().write_buffer(&buffer, 0, &[1; 64]);
+    ///     gpu.fill_buffer(&plan, Dtype::F32, 0, 8, &buffer, 16)?;
+    ///
+    ///     let bytes = read_back(gpu.device(), gpu.queue(), &buffer)?;
+    ///     assert_eq!(bytes[16..48], want[..]);
+    ///     assert!(bytes[..16].iter().chain(&bytes[48..]).all(|&b| b == 1));
+    /// }
+    /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn queue(&self) -> &wgpu::Queue {
         &self.queue
     }
