@@ -4,7 +4,9 @@
 //! `shaders/fill.wgsl`: `fill` (weights as f32, f16 or bf16, whole blocks), `fill_exact`
 //! (weights into any element range of a caller's buffer), `words` (raw Philox words) and
 //! `transform` (chosen words to values, for tests). They are built once per context and
-//! reused for every fill. A fill larger than one storage binding, or than 65535 workgroups in
+//! reused for every fill, with Philox's 64-bit products formed as [`Multiply`] says (one
+//! 64-bit multiply where the device has `SHADER_INT64`, 16-bit partial products elsewhere; the
+//! same words either way). A fill larger than one storage binding, or than 65535 workgroups in
 //! a grid dimension, is split into chunks ([`kernel::chunk_elems`]); since each element
 //! depends only on its index, chunking never changes a value.
 //!
