@@ -51,7 +51,8 @@ impl Multiply {
 /// # Errors
 ///
 /// [`Error::ShaderRejected`] if a shader file does not parse or the 64-bit `mulhilo` uses
-/// something that cannot move between modules (see [`replace_function`]).
+/// something that cannot move between modules (only arguments, literals, locals,
+/// conversions, arithmetic and composites can).
 pub fn kernel_source(multiply: Multiply) -> Result<wgpu::ShaderSource<'static>> {
     match multiply {
         Multiply::Emulated => Ok(wgpu::ShaderSource::Wgsl(Cow::Borrowed(FILL_WGSL))),
