@@ -212,25 +212,39 @@ pub struct BenchEngines {
 
 /// Opens the engines for `devices`: [`Engine::Cpu`] and the adapter that
 /// `GpuContext::new(AdapterPreference::Any)` picks (discrete first, software such as lavapipe
-/// last).
+/// last), once per entry of `workgroup_sizes` with its kernels built for that many
+/// invocations per workgroup, or once with the default when `workgroup_sizes` is empty.
 ///
 /// # Errors
 ///
 /// For [`BenchDevices::Gpu`], the errors of [`GpuContext::new`]. [`BenchDevices::All`]
-/// without a usable adapter gives the CPU path and a note instead.
-pub fn open_engines(devices: BenchDevices) -> Result<BenchEngines> {
+/// without a usable adapter gives the CPU path and a note instead. A workgroup size the
+/// device cannot run: [`GpuContext::set_workgroup_size`].
+pub fn open_engines(devices: BenchDevices, workgroup_sizes: &[u32]) -> Result<BenchEngines> {
     let mut engines = Vec::new();
     let mut notes = Vec::new();
     if devices != BenchDevices::Gpu {
         engines.push(Engine::Cpu);
     }
     if devices != BenchDevices::Cpu {
-        match GpuContext::new(AdapterPreference::Any) {
-            Ok(gpu) => engines.push(Engine::Gpu(Box::new(gpu))),
-            Err(e) if devices == BenchDevices::All => {
-                notes.push(format!("{e}; CPU rows only"));
+        let sizes: Vec<Option<u32>> = match workgroup_sizes {
+            [] => vec![None],
+            sizes => sizes.iter().copied().map(Some).collect(),
+        };
+        for size in sizes {
+            match GpuContext::new(AdapterPreference::Any) {
+                Ok(mut gpu) => {
+                    if let Some(size) = size {
+                        gpu.set_workgroup_size(size)?;
+                    }
+                    engines.push(Engine::Gpu(Box::new(gpu)));
+                }
+                Err(e) if devices == BenchDevices::All => {
+                    notes.push(format!("{e}; CPU rows only"));
+                    break;
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
     }
     Ok(BenchEngines { engines, notes })
@@ -255,7 +269,7 @@ pub struct BenchRow {
     pub size_bytes: u64,
     /// The engine as [`Engine`]'s `Display` names it: `CPU path (N threads)` or
     /// `GPU <name> [<backend>, <kind>]`, where the kind `software` marks adapters such as
-    /// lavapipe.
+    /// lavapipe, followed for GPU rows by `wg <workgroup_size>`.
     pub path: String,
     /// CPU or GPU.
     pub device: PathKind,
@@ -287,6 +301,10 @@ pub struct BenchRow {
     pub kernel_median_s: Option<f64>,
     /// How `kernel_median_s` was taken; `None` with it.
     pub kernel_clock: Option<KernelClock>,
+    /// GPU rows: invocations per workgroup of the kernels.
+    pub workgroup_size: Option<u32>,
+    /// GPU rows: how the kernels formed Philox's 64-bit products (`Emulated` or `Int64`).
+    pub multiply: Option<String>,
 }
 
 /// The clock behind a GPU row's kernel time.
@@ -510,11 +528,19 @@ fn make_row(
     sorted.sort_by(f64::total_cmp);
     let median_s = median(&sorted);
     let size_bytes = n * dtype.size_bytes() as u64;
-    let (device, software) = match engine {
-        Engine::Cpu => (PathKind::Cpu, false),
-        Engine::Gpu(gpu) => (PathKind::Gpu, gpu.is_software()),
-        Engine::GpuWithFallback(g) if g.has_fallen_back() => (PathKind::Cpu, false),
-        Engine::GpuWithFallback(g) => (PathKind::Gpu, g.gpu().is_software()),
+    let gpu = match engine {
+        Engine::Cpu => None,
+        Engine::Gpu(gpu) => Some(&**gpu),
+        Engine::GpuWithFallback(g) if g.has_fallen_back() => None,
+        Engine::GpuWithFallback(g) => Some(g.gpu()),
+    };
+    let (device, software) = match gpu {
+        None => (PathKind::Cpu, false),
+        Some(gpu) => (PathKind::Gpu, gpu.is_software()),
+    };
+    let path = match gpu {
+        None => engine.to_string(),
+        Some(gpu) => format!("{engine} wg {}", gpu.workgroup_size()),
     };
     let speedup_vs_cpu = match device {
         PathKind::Cpu => Some(1.0),
@@ -523,7 +549,7 @@ fn make_row(
     BenchRow {
         size_elems: n,
         size_bytes,
-        path: engine.to_string(),
+        path,
         device,
         software,
         dtype,
@@ -538,6 +564,8 @@ fn make_row(
         // Filled in by `run` for GPU rows.
         kernel_median_s: None,
         kernel_clock: None,
+        workgroup_size: gpu.map(|g| g.workgroup_size()),
+        multiply: gpu.map(|g| format!("{:?}", g.multiply())),
     }
 }
 

@@ -240,6 +240,11 @@ struct BenchArgs {
     /// FILE.svg or FILE.png (replaced if present).
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
+
+    /// GPU rows for each of these invocations per workgroup, comma-separated (e.g.
+    /// 64,128,256,512); the kernels' default (256) when absent.
+    #[arg(long, value_name = "SIZES", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
+    workgroup_size: Vec<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -866,7 +871,7 @@ fn run_bench(args: &BenchArgs) -> Result<(), Error> {
     // Report files are opened (and so checked) before anything is measured.
     let json = args.json.as_deref().map(ReportFile::json).transpose()?;
     let plot = args.plot.as_deref().map(ReportFile::plot).transpose()?;
-    let lineup = bench::open_engines(args.device)?;
+    let lineup = bench::open_engines(args.device, &args.workgroup_size)?;
     for engine in &lineup.engines {
         log::info!("measuring the {engine}");
     }

@@ -31,7 +31,7 @@ fn json_rows(path: &std::path::Path) -> Vec<Value> {
     parsed.as_array().expect("a JSON array").clone()
 }
 
-const FIELDS: [&str; 16] = [
+const FIELDS: [&str; 18] = [
     "size_elems",
     "size_bytes",
     "path",
@@ -48,6 +48,8 @@ const FIELDS: [&str; 16] = [
     "speedup_vs_cpu",
     "kernel_median_s",
     "kernel_clock",
+    "workgroup_size",
+    "multiply",
 ];
 
 #[test]
@@ -106,6 +108,8 @@ fn cpu_sweep_prints_a_table_and_writes_json_rows_and_an_svg_plot() {
         assert_eq!(row["repeats"], 2);
         assert_eq!(row["kernel_median_s"], Value::Null);
         assert_eq!(row["kernel_clock"], Value::Null);
+        assert_eq!(row["workgroup_size"], Value::Null);
+        assert_eq!(row["multiply"], Value::Null);
         let (min, median, max) = (
             row["min_s"].as_f64().unwrap(),
             row["median_s"].as_f64().unwrap(),
@@ -250,4 +254,74 @@ fn gpu_rows_report_end_to_end_time_a_speedup_and_a_device_time() {
     if gpu["software"] == true {
         assert!(gpu["path"].as_str().unwrap().contains("software"), "{gpu}");
     }
+    assert_eq!(gpu["workgroup_size"], 256, "the kernels' default: {gpu}");
+    assert!(gpu["path"].as_str().unwrap().ends_with(" wg 256"), "{gpu}");
+    assert!(
+        gpu["multiply"] == "Emulated" || gpu["multiply"] == "Int64",
+        "{gpu}"
+    );
+}
+
+#[test]
+fn each_workgroup_size_asked_gets_its_own_gpu_rows() {
+    if common::gpu("each_workgroup_size_asked_gets_its_own_gpu_rows").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("rows.json");
+    let out = run(&[
+        "--sizes",
+        "4096,8192",
+        "--repeats",
+        "1",
+        "--device",
+        "gpu",
+        "--workgroup-size",
+        "64,1024",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = json_rows(&json);
+    let sizes: Vec<(u64, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["size_elems"].as_u64().unwrap(),
+                r["workgroup_size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(sizes, [(4096, 64), (4096, 1024), (8192, 64), (8192, 1024)]);
+    for row in &rows {
+        let wg = row["workgroup_size"].as_u64().unwrap();
+        assert!(
+            row["path"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!(" wg {wg}")),
+            "{row}"
+        );
+    }
+}
+
+#[test]
+fn a_workgroup_size_past_the_device_limit_is_refused_by_name() {
+    if common::gpu("a_workgroup_size_past_the_device_limit_is_refused_by_name").is_none() {
+        return;
+    }
+    let out = run(&[
+        "--sizes",
+        "4096",
+        "--device",
+        "gpu",
+        "--workgroup-size",
+        "65536",
+    ]);
+    // An invalid argument: exit status 2, as for every bad request.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("65536"), "{err}");
+    assert!(err.contains("workgroup size"), "{err}");
+    assert_eq!(stdout(&out), "");
 }

@@ -91,6 +91,67 @@ fn the_emulated_and_the_64_bit_multiply_give_the_cpu_words_and_normals() {
 }
 
 #[test]
+fn every_workgroup_size_gives_the_cpu_words_and_values() {
+    let Some(mut gpu) = common::gpu("every_workgroup_size_gives_the_cpu_words_and_values") else {
+        return;
+    };
+    let first_block = (1u64 << 32) - 300;
+    let mut on_cpu = vec![0u32; 40_000];
+    weight_init::cpu::words(3, 0x1234_5678_9ABC_DEF0, first_block, &mut on_cpu).unwrap();
+    // A 2-byte dtype at an odd element range, so the partial words at both ends are covered.
+    let plan = TensorSpec::new("wg", vec![301, 7], "he".parse().unwrap())
+        .plan(5)
+        .unwrap();
+    let (start, end) = (3u64, 2_000u64);
+    let mut bf16_cpu = vec![0u8; 2 * (end - start) as usize];
+    weight_init::cpu::fill_range_as(&plan, Dtype::BF16, start, &mut bf16_cpu).unwrap();
+    let limits = gpu.device().limits();
+    let largest = limits
+        .max_compute_invocations_per_workgroup
+        .min(limits.max_compute_workgroup_size_x);
+    for size in [1, 7, 64, 255, largest] {
+        gpu.set_workgroup_size(size)
+            .expect("a size within the limits");
+        assert_eq!(gpu.workgroup_size(), size);
+        let mut on_gpu = vec![0u32; on_cpu.len()];
+        gpu.words(3, 0x1234_5678_9ABC_DEF0, first_block, &mut on_gpu)
+            .expect("gpu words");
+        let first_bad = on_gpu.iter().zip(&on_cpu).position(|(g, c)| g != c);
+        assert_eq!(
+            first_bad, None,
+            "workgroup size {size}: first differing word"
+        );
+        let mut bf16_gpu = vec![0u8; bf16_cpu.len()];
+        gpu.fill_range_as(&plan, Dtype::BF16, start, &mut bf16_gpu)
+            .expect("gpu fill");
+        let bits = |b: &[u8]| -> Vec<u16> {
+            b.chunks(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect()
+        };
+        let ulps = bits(&bf16_cpu)
+            .iter()
+            .zip(&bits(&bf16_gpu))
+            .map(|(c, g)| c.abs_diff(*g))
+            .max()
+            .unwrap();
+        assert!(
+            ulps <= 1,
+            "workgroup size {size}: bf16 values {ulps} ulp apart"
+        );
+    }
+    let too_big = largest + 1;
+    let err = gpu.set_workgroup_size(too_big).unwrap_err().to_string();
+    assert!(err.contains(&too_big.to_string()), "{err}");
+    assert_eq!(
+        gpu.workgroup_size(),
+        largest,
+        "a refused size changes nothing"
+    );
+    assert!(gpu.set_workgroup_size(0).is_err());
+}
+
+#[test]
 fn every_scheme_agrees_with_the_cpu_at_odd_offsets_and_chunk_sizes() {
     let Some(mut gpu) = common::gpu("every_scheme_agrees_with_the_cpu") else {
         return;

@@ -75,6 +75,7 @@ pub struct GpuContext {
     transform_pipeline: wgpu::ComputePipeline,
     exact_pipeline: wgpu::ComputePipeline,
     multiply: Multiply,
+    workgroup_size: u32,
     max_chunk_elems: Option<u64>,
     lost: Arc<Mutex<Option<String>>>,
 }
@@ -345,7 +346,7 @@ impl GpuContext {
             words_pipeline,
             transform_pipeline,
             exact_pipeline,
-        ] = build_pipelines(&device, &layout, multiply)?;
+        ] = build_pipelines(&device, &layout, multiply, kernel::WORKGROUP_SIZE)?;
         log::debug!("GPU kernels built with the {multiply:?} multiply");
         Ok(Self {
             device,
@@ -357,6 +358,7 @@ impl GpuContext {
             transform_pipeline,
             exact_pipeline,
             multiply,
+            workgroup_size: kernel::WORKGROUP_SIZE,
             max_chunk_elems: None,
             lost,
         })
@@ -382,13 +384,45 @@ impl GpuContext {
                 format!("{multiply:?} needs the device feature {missing:?}"),
             ));
         }
+        self.rebuild(multiply, self.workgroup_size)
+    }
+
+    /// Invocations per workgroup of every dispatch: [`kernel::WORKGROUP_SIZE`] unless set.
+    pub fn workgroup_size(&self) -> u32 {
+        self.workgroup_size
+    }
+
+    /// Rebuilds the kernels with `invocations` per workgroup, for finding the fastest on a
+    /// device. Each invocation still makes one block, so values never depend on it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `invocations` is 0 or above the device's
+    /// `max_compute_invocations_per_workgroup` or `max_compute_workgroup_size_x`;
+    /// [`Error::ShaderRejected`] if the kernels do not compile.
+    pub fn set_workgroup_size(&mut self, invocations: u32) -> Result<()> {
+        let limits = self.device.limits();
+        let max = limits
+            .max_compute_invocations_per_workgroup
+            .min(limits.max_compute_workgroup_size_x);
+        if !(1..=max).contains(&invocations) {
+            return Err(Error::invalid(
+                "workgroup size",
+                format!("{invocations} is outside 1..={max}, this device's limit"),
+            ));
+        }
+        self.rebuild(self.multiply, invocations)
+    }
+
+    fn rebuild(&mut self, multiply: Multiply, workgroup_size: u32) -> Result<()> {
         let [fill, words, transform, exact] =
-            build_pipelines(&self.device, &self.layout, multiply)?;
+            build_pipelines(&self.device, &self.layout, multiply, workgroup_size)?;
         self.fill_pipeline = fill;
         self.words_pipeline = words;
         self.transform_pipeline = transform;
         self.exact_pipeline = exact;
         self.multiply = multiply;
+        self.workgroup_size = workgroup_size;
         Ok(())
     }
 
@@ -904,7 +938,11 @@ impl GpuContext {
                     invocations: (n / 4) as u32,
                     ..Params::new(plan, dtype, first / 4, (n / 4) as u32)
                 };
-                let grid = kernel::grid(params.invocations, self.max_workgroups_per_dim());
+                let grid = kernel::grid(
+                    params.invocations,
+                    self.workgroup_size,
+                    self.max_workgroups_per_dim(),
+                );
                 params.row_invocations = grid.row_invocations;
                 let binding = wgpu::BufferBinding {
                     buffer,
@@ -922,7 +960,11 @@ impl GpuContext {
                 invocations: groups as u32,
                 ..Params::new(plan, dtype, first, n as u32)
             };
-            let grid = kernel::grid(params.invocations, self.max_workgroups_per_dim());
+            let grid = kernel::grid(
+                params.invocations,
+                self.workgroup_size,
+                self.max_workgroups_per_dim(),
+            );
             params.row_invocations = grid.row_invocations;
             let binding = wgpu::BufferBinding {
                 buffer,
@@ -1485,7 +1527,11 @@ impl GpuContext {
         input: Option<&[u8]>,
     ) -> Result<()> {
         params.invocations = params.len;
-        let grid: Grid = kernel::grid(params.invocations, self.max_workgroups_per_dim());
+        let grid: Grid = kernel::grid(
+            params.invocations,
+            self.workgroup_size,
+            self.max_workgroups_per_dim(),
+        );
         params.row_invocations = grid.row_invocations;
 
         let scope = ErrorScopes::push(&self.device);
@@ -1574,12 +1620,13 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     })
 }
 
-/// The `fill`, `words`, `transform` and `fill_exact` pipelines with `multiply`, created in an
-/// error scope.
+/// The `fill`, `words`, `transform` and `fill_exact` pipelines with `multiply` and
+/// `workgroup_size` invocations per workgroup, created in an error scope.
 fn build_pipelines(
     device: &wgpu::Device,
     layout: &wgpu::BindGroupLayout,
     multiply: Multiply,
+    workgroup_size: u32,
 ) -> Result<[wgpu::ComputePipeline; 4]> {
     let source = multiply::kernel_source(multiply)?;
     let scope = ErrorScopes::push(device);
@@ -1592,7 +1639,7 @@ fn build_pipelines(
         bind_group_layouts: &[Some(layout)],
         immediate_size: 0,
     });
-    let constants = kernel::override_constants();
+    let constants = kernel::override_constants(workgroup_size);
     let pipeline = |entry_point: &str| {
         device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(entry_point),

@@ -11,8 +11,10 @@ use crate::transform::{
 /// The kernel source, `shaders/fill.wgsl`, embedded at compile time.
 pub const FILL_WGSL: &str = include_str!("../../shaders/fill.wgsl");
 
-/// Invocations per workgroup (the shader's `WORKGROUP_SIZE` override). Each invocation makes
-/// one block of four values.
+/// Invocations per workgroup (the shader's `WORKGROUP_SIZE` override) unless a context is set
+/// otherwise (`GpuContext::set_workgroup_size`). Each invocation makes one block of four
+/// values. 256 is a common choice across vendors; `weight-init bench --workgroup-size` measures
+/// others on the adapter at hand.
 pub const WORKGROUP_SIZE: u32 = 256;
 
 /// Workgroups per grid dimension that WebGPU guarantees (`max_compute_workgroups_per_dimension`
@@ -99,10 +101,11 @@ impl Params {
     }
 }
 
-/// The values of the shader's override constants, from the Rust constants they mirror.
-pub fn override_constants() -> Vec<(&'static str, f64)> {
+/// The values of the shader's override constants, from the Rust constants they mirror, with
+/// `workgroup_size` invocations per workgroup.
+pub fn override_constants(workgroup_size: u32) -> Vec<(&'static str, f64)> {
     let mut constants = vec![
-        ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
+        ("WORKGROUP_SIZE", f64::from(workgroup_size)),
         ("UNIFORM_STEP", f64::from(UNIFORM_STEP)),
         ("SQRT_2", f64::from(core::f32::consts::SQRT_2)),
         ("LN2_HI", f64::from(crate::transform::LN2_HI)),
@@ -161,19 +164,19 @@ pub struct Grid {
     pub x: u32,
     /// Workgroups along y.
     pub y: u32,
-    /// `x * WORKGROUP_SIZE`.
+    /// `x` times the workgroup size.
     pub row_invocations: u32,
 }
 
-/// The smallest near-square-free grid covering `invocations`: one row while it fits in
-/// `max_per_dim` workgroups, else full rows of `max_per_dim`.
+/// The smallest grid of `workgroup_size`-invocation workgroups covering `invocations`: one row
+/// while it fits in `max_per_dim` workgroups, else full rows of `max_per_dim`.
 ///
 /// # Panics
 ///
 /// If `invocations` needs more than `max_per_dim^2` workgroups; [`chunk_elems`] keeps chunks
 /// far below that.
-pub fn grid(invocations: u32, max_per_dim: u32) -> Grid {
-    let workgroups = invocations.div_ceil(WORKGROUP_SIZE).max(1);
+pub fn grid(invocations: u32, workgroup_size: u32, max_per_dim: u32) -> Grid {
+    let workgroups = invocations.div_ceil(workgroup_size).max(1);
     let x = workgroups.min(max_per_dim);
     let y = workgroups.div_ceil(x);
     assert!(
@@ -183,7 +186,7 @@ pub fn grid(invocations: u32, max_per_dim: u32) -> Grid {
     Grid {
         x,
         y,
-        row_invocations: x * WORKGROUP_SIZE,
+        row_invocations: x * workgroup_size,
     }
 }
 
@@ -207,10 +210,12 @@ mod tests {
 
     #[test]
     fn grid_uses_a_second_dimension_past_65535_workgroups() {
-        let g = grid(1000, MAX_WORKGROUPS_PER_DIM);
-        assert_eq!((g.x, g.y), (4, 1));
+        let g = grid(1000, WORKGROUP_SIZE, MAX_WORKGROUPS_PER_DIM);
+        assert_eq!((g.x, g.y, g.row_invocations), (4, 1, 1024));
+        let g = grid(1000, 64, MAX_WORKGROUPS_PER_DIM);
+        assert_eq!((g.x, g.y, g.row_invocations), (16, 1, 1024));
         let many = 70_000 * WORKGROUP_SIZE;
-        let g = grid(many, MAX_WORKGROUPS_PER_DIM);
+        let g = grid(many, WORKGROUP_SIZE, MAX_WORKGROUPS_PER_DIM);
         assert_eq!((g.x, g.y), (MAX_WORKGROUPS_PER_DIM, 2));
         assert!(u64::from(g.x) * u64::from(g.y) * u64::from(WORKGROUP_SIZE) >= u64::from(many));
     }
@@ -240,7 +245,7 @@ mod tests {
             .iter()
             .filter_map(|(_, o)| o.name.clone())
             .collect();
-        for (name, _) in override_constants() {
+        for (name, _) in override_constants(WORKGROUP_SIZE) {
             assert!(
                 names.iter().any(|n| n == name),
                 "override {name} missing from the shader"
@@ -248,7 +253,7 @@ mod tests {
         }
         assert_eq!(
             names.len(),
-            override_constants().len(),
+            override_constants(WORKGROUP_SIZE).len(),
             "shader overrides: {names:?}"
         );
     }

@@ -42,6 +42,11 @@ pub fn gpu(test: &str) -> Option<MutexGuard<'static, GpuContext>> {
                     .set_multiply(best)
                     .expect("the device's own best multiply builds");
             }
+            if guard.workgroup_size() != weight_init::gpu::kernel::WORKGROUP_SIZE {
+                guard
+                    .set_workgroup_size(weight_init::gpu::kernel::WORKGROUP_SIZE)
+                    .expect("the default workgroup size builds");
+            }
             Some(guard)
         }
         None => {
