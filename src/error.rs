@@ -55,14 +55,18 @@ pub enum Error {
         source: wgpu::RequestDeviceError,
     },
 
-    /// A device limit would be exceeded.
-    #[error("{what} of {value} exceeds the device limit {limit}")]
+    /// A request is larger than a limit of the device: a caller's buffer past the device's
+    /// largest buffer, or a device whose limits are below what the kernels need. Fills never
+    /// give it: they split their work within the device's limits.
+    #[error("{what} is {value}, above the device limit {limit_name} = {limit}")]
     LimitExceeded {
-        /// Which limit.
+        /// What was asked for, with its unit (`"the buffer's size in bytes"`).
         what: &'static str,
         /// The requested value.
         value: u64,
-        /// The device's limit.
+        /// The limit's field in `wgpu::Limits` (`"max_buffer_size"`).
+        limit_name: &'static str,
+        /// The device's value of that limit.
         limit: u64,
     },
 

@@ -6,9 +6,12 @@
 //! `transform` (chosen words to values, for tests). They are built once per context and
 //! reused for every fill, with Philox's 64-bit products formed as [`Multiply`] says (one
 //! 64-bit multiply where the device has `SHADER_INT64`, 16-bit partial products elsewhere; the
-//! same words either way). A fill larger than one storage binding, or than 65535 workgroups in
-//! a grid dimension, is split into chunks ([`kernel::chunk_elems`]); since each element
-//! depends only on its index, chunking never changes a value.
+//! same words either way) and the context's workgroup size. A fill larger than one storage
+//! binding, or than one dispatch grid (the device's workgroups per dimension, at most 65535,
+//! squared), is split into chunks ([`kernel::chunk_elems`]); since each element depends only
+//! on its index, chunking never changes a value. A request that no split can bring within a
+//! device limit (a caller's buffer larger than the device's largest, a device that cannot run
+//! a workgroup of the kernels' size) is an [`crate::Error::LimitExceeded`].
 //!
 //! Every public item of [`GpuContext`] and [`crate::engine`] has an example that runs as a
 //! doctest: with an adapter it does the GPU work and compares it with the CPU path's bytes,

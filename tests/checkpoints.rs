@@ -404,50 +404,79 @@ fn shard_auto_reads_torchrun_and_slurm_variables() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("WORLD_SIZE"));
 }
 
+/// Names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A child process killed (SIGKILL works on a stopped process too) and reaped when dropped,
+/// so a failed assertion leaves no process behind.
+#[cfg(target_os = "linux")]
+struct Reaped(std::process::Child);
+
+#[cfg(target_os = "linux")]
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Sends `signal` (`"STOP"`, `"CONT"`, ...) to `child` with kill(1).
+fn send_signal(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} failed");
+}
+
 #[test]
-fn sigterm_and_sigint_stop_the_run_and_remove_the_temporary_file() {
-    for signal in ["-TERM", "-INT"] {
+fn sigterm_sigint_and_sighup_stop_the_run_remove_the_temporary_file_and_keep_the_old_file() {
+    // The CLI catches all three (ctrlc's `termination` feature): each stops the writing at the
+    // next batch, removes the temporary file and exits 130. The existing file is replaced
+    // only by the rename at the very end, so it must keep its bytes.
+    let source = ["--preset", "gpt2", "--seed", "1", "--device", "cpu"];
+    for signal in ["TERM", "INT", "HUP"] {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("model.safetensors");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weight-init"))
-            .args([
-                "init", "--preset", "gpt2", "--seed", "1", "--device", "cpu", "--out",
-            ])
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while !std::fs::read_dir(dir.path())
-            .unwrap()
-            .any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".partial")))
-        {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "finished before the signal"
+        for (path, args) in fresh_and_existing(dir.path(), &source) {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_weight-init"))
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let start = Instant::now();
+            while !names_in(dir.path()).iter().any(|n| n.ends_with(".partial")) {
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "SIG{signal}, {args:?}: finished before the signal"
+                );
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "SIG{signal}, {args:?}: no partial file appeared"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            send_signal(&child, signal);
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(130), "SIG{signal}, {args:?}: {err}");
+            assert!(err.contains("interrupted"), "SIG{signal}, {args:?}: {err}");
+            assert_left_alone(&path);
+            // Nothing else: [`fresh_and_existing`] made the existing file, no run made more.
+            assert_eq!(
+                names_in(dir.path()),
+                ["existing.safetensors"],
+                "SIG{signal}, {args:?}: files left behind"
             );
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "no partial file appeared"
-            );
-            std::thread::sleep(Duration::from_millis(5));
         }
-        let sent = Command::new("kill")
-            .arg(signal)
-            .arg(child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(130),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert!(left.is_empty(), "{signal}: files left behind: {left:?}");
     }
 }
 
@@ -482,6 +511,215 @@ fn a_file_size_limit_is_reported_as_such_and_leaves_nothing_behind() {
             .filter(|n| n.to_string_lossy().contains(".weight-init-"))
             .collect();
         assert!(left.is_empty(), "temporary files left behind: {left:?}");
+    }
+}
+
+/// A tmpfs of a given size mounted on a fresh directory, unmounted when dropped (also when
+/// the test panics): a real file system that fills up, as a full disk does.
+#[cfg(target_os = "linux")]
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+#[cfg(target_os = "linux")]
+impl Tmpfs {
+    /// Mounts a tmpfs of `size_bytes`. Where this process may not mount (EPERM: not root, or a
+    /// container without CAP_SYS_ADMIN), prints a SKIP line naming `test` and returns `None`;
+    /// any other failure fails the test.
+    fn mount(size_bytes: u64, test: &str) -> Option<Self> {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let target = CString::new(dir.path().as_os_str().as_bytes()).unwrap();
+        let options = CString::new(format!("size={size_bytes},mode=0700")).unwrap();
+        // SAFETY: every pointer is a NUL-terminated string that outlives the call.
+        let rc = unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                target.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                options.as_ptr().cast(),
+            )
+        };
+        if rc == 0 {
+            return Some(Self { dir });
+        }
+        let error = std::io::Error::last_os_error();
+        if error.raw_os_error() == Some(libc::EPERM) {
+            eprintln!("SKIP {test}: this process may not mount a tmpfs ({error})");
+            return None;
+        }
+        panic!(
+            "mounting a tmpfs on {} failed: {error}",
+            dir.path().display()
+        );
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        use std::os::unix::ffi::OsStrExt;
+
+        let target = std::ffi::CString::new(self.dir.path().as_os_str().as_bytes()).unwrap();
+        // SAFETY: `target` is a NUL-terminated string that outlives the calls. A busy mount
+        // (a child that a failed assertion left running) is detached instead, so it goes as
+        // soon as the child does.
+        unsafe {
+            if libc::umount2(target.as_ptr(), 0) != 0 {
+                libc::umount2(target.as_ptr(), libc::MNT_DETACH);
+            }
+        }
+    }
+}
+
+/// Waits until `child` is in the stopped state: a write system call in progress when SIGSTOP
+/// arrived has then returned, so the file's size says what was written.
+#[cfg(target_os = "linux")]
+fn wait_until_stopped(child: &std::process::Child) {
+    let stat = format!("/proc/{}/stat", child.id());
+    let start = Instant::now();
+    // The state is the field after the parenthesized command name.
+    while !std::fs::read_to_string(&stat)
+        .unwrap()
+        .rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('T'))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the run did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn an_output_larger_than_the_file_system_is_refused_before_any_work() {
+    // 4 MiB of f32 for a 2 MiB tmpfs: the free-space check answers before a byte is written.
+    let Some(fs) = Tmpfs::mount(2 << 20, "an_output_larger_than_the_file_system") else {
+        return;
+    };
+    let source = ["--shape", "1024,1024", "--seed", "1", "--device", "cpu"];
+    for (path, args) in fresh_and_existing(fs.path(), &source) {
+        let out = cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let needed = 4 * 1024 * 1024;
+        assert!(
+            err.contains("output size")
+                && err.contains(&format!("needs {needed}"))
+                && err.contains(fs.path().to_str().unwrap())
+                && err.contains("free"),
+            "{args:?}: {err}"
+        );
+        assert_left_alone(&path);
+        assert_eq!(names_in(fs.path()), ["existing.safetensors"], "{args:?}");
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_disk_that_fills_up_during_the_write_is_reported_and_leaves_nothing_behind() {
+    // A real ENOSPC: a 64 MiB tmpfs takes the 48 MiB output when the run checks the free
+    // space; once the temporary file exists the run is stopped (SIGSTOP), the test fills the
+    // file system, and the run goes on (SIGCONT) into a full disk. Data is written in 16 MiB
+    // batches after the temporary file is created, so the run still has data to write unless
+    // it finished before it could be stopped: then this attempt does not count, and after
+    // three such attempts the test fails.
+    let Some(fs) = Tmpfs::mount(64 << 20, "a_disk_that_fills_up_during_the_write") else {
+        return;
+    };
+    let source = ["--shape", "3072,4096", "--seed", "1", "--device", "cpu"];
+    let total_bytes = 3072 * 4096 * 4;
+    let filler = fs.path().join("filler");
+    for (path, args) in fresh_and_existing(fs.path(), &source) {
+        let mut attempts = 0;
+        let out = loop {
+            attempts += 1;
+            assert!(
+                attempts <= 3,
+                "{args:?}: every run finished before it was stopped"
+            );
+            let mut child = Reaped(
+                Command::new(env!("CARGO_BIN_EXE_weight-init"))
+                    .args(&args)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            );
+            let start = Instant::now();
+            let partial = loop {
+                let partial = names_in(fs.path())
+                    .into_iter()
+                    .find(|n| n.ends_with(".partial"));
+                if let Some(partial) = partial {
+                    break Some(partial);
+                }
+                if child.0.try_wait().unwrap().is_some() {
+                    break None;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "{args:?}: no partial file appeared"
+                );
+                std::thread::yield_now();
+            };
+            let Some(partial) = partial else {
+                eprintln!("attempt {attempts}: the run ended before its file was seen");
+                continue;
+            };
+            send_signal(&child.0, "STOP");
+            wait_until_stopped(&child.0);
+            let written = std::fs::metadata(fs.path().join(&partial)).map_or(0, |m| m.len());
+            if written >= total_bytes {
+                eprintln!("attempt {attempts}: all {written} bytes were written before the stop");
+                continue;
+            }
+
+            // Fill the file system to the last byte: writes until ENOSPC.
+            let mut file = std::fs::File::create(&filler).unwrap();
+            let zeros = vec![0u8; 1 << 20];
+            let full = loop {
+                if let Err(e) = std::io::Write::write_all(&mut file, &zeros) {
+                    break e;
+                }
+            };
+            assert_eq!(full.raw_os_error(), Some(libc::ENOSPC), "{full}");
+            drop(file);
+            send_signal(&child.0, "CONT");
+            let out = child.0.stderr.take().map(|mut stderr| {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
+                text
+            });
+            let status = child.0.wait().unwrap();
+            break (status, out.unwrap_or_default());
+        };
+
+        let (status, err) = out;
+        assert_eq!(status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!("error: cannot write {}", path.display()))
+                && err.contains("the disk is full")
+                && err.to_ascii_lowercase().contains("no space left on device"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert_left_alone(&path);
+        assert_eq!(
+            names_in(fs.path()),
+            ["existing.safetensors", "filler"],
+            "{args:?}: files left behind"
+        );
+        std::fs::remove_file(&filler).unwrap();
     }
 }
 

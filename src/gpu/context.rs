@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex, mpsc};
 
-use super::kernel::{self, Grid, MAX_WORKGROUPS_PER_DIM, Params};
+use super::kernel::{self, Grid, MAX_WORKGROUPS_PER_DIM, Params, WORKGROUP_SIZE};
 use super::multiply::{self, Multiply};
 use crate::dtype::Dtype;
 use crate::error::{Error, Result};
@@ -185,8 +185,9 @@ impl GpuContext {
     ///
     /// # Errors
     ///
-    /// [`Error::RequestDevice`] if the device cannot be created, [`Error::ShaderRejected`] if
-    /// the kernel does not compile on it.
+    /// [`Error::RequestDevice`] if the device cannot be created, [`Error::LimitExceeded`] if
+    /// the adapter's limits are below what the kernels need ([`GpuContext::from_device`]),
+    /// [`Error::ShaderRejected`] if the kernel does not compile on it.
     ///
     /// # Examples
     ///
@@ -266,8 +267,14 @@ impl GpuContext {
     ///
     /// # Errors
     ///
-    /// [`Error::ShaderRejected`] if the kernels do not compile on the device (for example
-    /// with limits below WebGPU's defaults).
+    /// [`Error::LimitExceeded`], before anything is created on the device, if a limit of the
+    /// device is below what the kernels need: a workgroup of
+    /// [`kernel::WORKGROUP_SIZE`](super::kernel::WORKGROUP_SIZE) invocations along x, one
+    /// workgroup per dimension, a bind group with one uniform and one storage buffer, a
+    /// uniform binding of the parameter block, and a storage binding and a buffer of
+    /// `min_storage_buffer_offset_alignment + 24` bytes (one block of f32 after the alignment
+    /// slack of [`GpuContext::record_fill`]). WebGPU's default limits meet all of them.
+    /// [`Error::ShaderRejected`] if the kernels do not compile on the device.
     ///
     /// # Examples
     ///
@@ -339,6 +346,7 @@ impl GpuContext {
         info: wgpu::AdapterInfo,
         lost: Arc<Mutex<Option<String>>>,
     ) -> Result<Self> {
+        check_limits(&device.limits())?;
         let layout = bind_group_layout(&device);
         let multiply = Multiply::best_for(device.features());
         let [
@@ -554,7 +562,11 @@ impl GpuContext {
     /// # else { assert!(std::env::var_os("WEIGHT_INIT_REQUIRE_GPU").is_none_or(|v| v != "1")) }
     /// ```
     pub fn chunk_elems(&self) -> u64 {
-        kernel::chunk_elems(&self.device.limits(), self.max_chunk_elems)
+        kernel::chunk_elems(
+            &self.device.limits(),
+            self.workgroup_size,
+            self.max_chunk_elems,
+        )
     }
 
     /// Fills `out` with elements `[first_elem, first_elem + out.len())` of the tensor on the
@@ -801,7 +813,9 @@ impl GpuContext {
     ///
     /// [`Error::InvalidArgument`] naming the rule broken (an offset that is not a multiple of
     /// the element size, a range past the end of the buffer or of the tensor, a buffer
-    /// without `STORAGE` usage); nothing is recorded then.
+    /// without `STORAGE` usage); [`Error::LimitExceeded`] for a buffer larger than the
+    /// device's `max_buffer_size` (wgpu refused to create it, so no fill can use it); nothing
+    /// is recorded then.
     ///
     /// # Examples
     ///
@@ -871,6 +885,15 @@ impl GpuContext {
                 ),
             ));
         }
+        let limits = self.device.limits();
+        if buffer.size() > limits.max_buffer_size {
+            return Err(Error::LimitExceeded {
+                what: "the buffer's size in bytes",
+                value: buffer.size(),
+                limit_name: "max_buffer_size",
+                limit: limits.max_buffer_size,
+            });
+        }
         if !buffer.usage().contains(wgpu::BufferUsages::STORAGE) {
             return Err(Error::invalid(
                 "buffer",
@@ -904,7 +927,6 @@ impl GpuContext {
             return Ok(());
         }
 
-        let limits = self.device.limits();
         let align = u64::from(limits.min_storage_buffer_offset_alignment);
         // Elements per dispatch, leaving room for the alignment slack in the binding.
         let max_binding = limits
@@ -1189,7 +1211,8 @@ impl GpuContext {
     ///
     /// # Errors
     ///
-    /// [`Error::TooLarge`] if the sizes overflow `u64`.
+    /// [`Error::TooLarge`] if the sizes overflow `u64`; [`Error::LimitExceeded`] if the packed
+    /// size is larger than the device's `max_buffer_size`, so no buffer could hold them.
     ///
     /// # Examples
     ///
@@ -1239,7 +1262,17 @@ impl GpuContext {
             offsets.push(start);
             end = start.checked_add(bytes).ok_or_else(too_large)?;
         }
-        Ok((offsets, end.next_multiple_of(4)))
+        let needed = end.checked_next_multiple_of(4).ok_or_else(too_large)?;
+        let max_buffer_size = self.device.limits().max_buffer_size;
+        if needed > max_buffer_size {
+            return Err(Error::LimitExceeded {
+                what: "the packed tensors' size in bytes",
+                value: needed,
+                limit_name: "max_buffer_size",
+                limit: max_buffer_size,
+            });
+        }
+        Ok((offsets, needed))
     }
 
     /// Records fills of every tensor of `tensors` (whole, as its dtype, values for `seed`)
@@ -1588,6 +1621,88 @@ impl GpuContext {
 
     fn lost_reason(&self) -> Option<String> {
         self.lost.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
+/// Checks that a device with `limits` can run the kernels ([`GpuContext::from_device`] lists
+/// the needs), so that no pipeline, binding or dispatch is refused later for a limit.
+fn check_limits(limits: &wgpu::Limits) -> Result<()> {
+    // A storage binding holds one block of f32 after the slack that `record_fill` leaves for
+    // aligning the binding's start below the range.
+    let binding_bytes = u64::from(limits.min_storage_buffer_offset_alignment) + 24;
+    let needs: [(&'static str, u64, &'static str, u64); 10] = [
+        (
+            "the kernels' invocations per workgroup",
+            u64::from(WORKGROUP_SIZE),
+            "max_compute_invocations_per_workgroup",
+            u64::from(limits.max_compute_invocations_per_workgroup),
+        ),
+        (
+            "the kernels' workgroup size along x",
+            u64::from(WORKGROUP_SIZE),
+            "max_compute_workgroup_size_x",
+            u64::from(limits.max_compute_workgroup_size_x),
+        ),
+        (
+            "the kernels' workgroups per dimension",
+            1,
+            "max_compute_workgroups_per_dimension",
+            u64::from(limits.max_compute_workgroups_per_dimension),
+        ),
+        (
+            "the kernels' bind groups",
+            1,
+            "max_bind_groups",
+            u64::from(limits.max_bind_groups),
+        ),
+        (
+            "the kernels' bindings per bind group",
+            2,
+            "max_bindings_per_bind_group",
+            u64::from(limits.max_bindings_per_bind_group),
+        ),
+        (
+            "the kernels' uniform buffers per shader stage",
+            1,
+            "max_uniform_buffers_per_shader_stage",
+            u64::from(limits.max_uniform_buffers_per_shader_stage),
+        ),
+        (
+            "the kernels' storage buffers per shader stage",
+            1,
+            "max_storage_buffers_per_shader_stage",
+            u64::from(limits.max_storage_buffers_per_shader_stage),
+        ),
+        (
+            "the kernels' parameter block in bytes",
+            std::mem::size_of::<Params>() as u64,
+            "max_uniform_buffer_binding_size",
+            limits.max_uniform_buffer_binding_size,
+        ),
+        (
+            "the kernels' smallest storage binding in bytes",
+            binding_bytes,
+            "max_storage_buffer_binding_size",
+            limits.max_storage_buffer_binding_size,
+        ),
+        (
+            "the kernels' smallest buffer in bytes",
+            binding_bytes,
+            "max_buffer_size",
+            limits.max_buffer_size,
+        ),
+    ];
+    match needs
+        .into_iter()
+        .find(|&(_, value, _, limit)| value > limit)
+    {
+        Some((what, value, limit_name, limit)) => Err(Error::LimitExceeded {
+            what,
+            value,
+            limit_name,
+            limit,
+        }),
+        None => Ok(()),
     }
 }
 

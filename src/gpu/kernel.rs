@@ -174,7 +174,7 @@ pub struct Grid {
 /// # Panics
 ///
 /// If `invocations` needs more than `max_per_dim^2` workgroups; [`chunk_elems`] keeps chunks
-/// far below that.
+/// within that for the device's `max_compute_workgroups_per_dimension`.
 pub fn grid(invocations: u32, workgroup_size: u32, max_per_dim: u32) -> Grid {
     let workgroups = invocations.div_ceil(workgroup_size).max(1);
     let x = workgroups.min(max_per_dim);
@@ -191,17 +191,34 @@ pub fn grid(invocations: u32, workgroup_size: u32, max_per_dim: u32) -> Grid {
 }
 
 /// Elements per dispatch: the largest multiple of 4 whose f32 output fits one storage binding
-/// and one buffer, at most `requested` when given, and at most 2^28 (1 GiB of f32), so that
-/// word indices `4 * invocation` stay far from u32 overflow in the shader.
-pub fn chunk_elems(limits: &wgpu::Limits, requested: Option<u64>) -> u64 {
+/// and one buffer and whose blocks fit one dispatch grid of `workgroup_size`-invocation
+/// workgroups (see [`grid_blocks`]), at most
+/// `requested` when given, and at most 2^28 (1 GiB of f32), so that word indices
+/// `4 * invocation` stay far from u32 overflow in the shader.
+pub fn chunk_elems(limits: &wgpu::Limits, workgroup_size: u32, requested: Option<u64>) -> u64 {
     let binding_bytes = limits
         .max_storage_buffer_binding_size
         .min(limits.max_buffer_size);
-    let mut elems = (binding_bytes / 4).min(1 << 28);
+    let mut elems = (binding_bytes / 4)
+        .min(4 * grid_blocks(limits, workgroup_size))
+        .min(1 << 28);
     if let Some(r) = requested {
         elems = elems.min(r.max(1));
     }
     (elems / 4 * 4).max(4)
+}
+
+/// Blocks that one dispatch may cover on a device with `limits` with `workgroup_size`
+/// invocations per workgroup: one per invocation, in a grid of at most `max_compute_workgroups_per_dimension` (capped at
+/// [`MAX_WORKGROUPS_PER_DIM`]) squared workgroups, less two for the partial blocks at both ends
+/// of a `fill_exact` range.
+pub fn grid_blocks(limits: &wgpu::Limits, workgroup_size: u32) -> u64 {
+    let per_dim = u64::from(
+        limits
+            .max_compute_workgroups_per_dimension
+            .min(MAX_WORKGROUPS_PER_DIM),
+    );
+    (per_dim * per_dim * u64::from(workgroup_size)).saturating_sub(2)
 }
 
 #[cfg(test)]
@@ -226,9 +243,30 @@ mod tests {
             max_storage_buffer_binding_size: 128 << 20,
             ..wgpu::Limits::default()
         };
-        assert_eq!(chunk_elems(&limits, None), 32 << 20);
-        assert_eq!(chunk_elems(&limits, Some(1001)), 1000);
-        assert_eq!(chunk_elems(&limits, Some(1)), 4);
+        assert_eq!(chunk_elems(&limits, WORKGROUP_SIZE, None), 32 << 20);
+        assert_eq!(chunk_elems(&limits, WORKGROUP_SIZE, Some(1001)), 1000);
+        assert_eq!(chunk_elems(&limits, WORKGROUP_SIZE, Some(1)), 4);
+    }
+
+    #[test]
+    fn chunks_fit_a_small_dispatch_grid() {
+        // 3 x 3 workgroups of 256 invocations, one block each, less fill_exact's two partial
+        // blocks: 2302 blocks. Before the grid entered the chunk size, such a device made
+        // `grid` panic on the first large fill.
+        let limits = wgpu::Limits {
+            max_compute_workgroups_per_dimension: 3,
+            ..wgpu::Limits::default()
+        };
+        assert_eq!(grid_blocks(&limits, WORKGROUP_SIZE), 3 * 3 * 256 - 2);
+        let elems = chunk_elems(&limits, WORKGROUP_SIZE, None);
+        assert_eq!(elems, 4 * (3 * 3 * 256 - 2));
+        let g = grid((elems / 4) as u32 + 1, WORKGROUP_SIZE, 3);
+        assert!(g.x <= 3 && g.y <= 3, "{g:?}");
+        // Smaller workgroups cover fewer blocks per grid, so chunks shrink with them.
+        assert_eq!(grid_blocks(&limits, 1), 3 * 3 - 2);
+        assert_eq!(chunk_elems(&limits, 1, None), 4 * (3 * 3 - 2));
+        let g = grid(3 * 3 - 1, 1, 3);
+        assert!(g.x <= 3 && g.y <= 3, "{g:?}");
     }
 
     #[test]
