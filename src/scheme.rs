@@ -76,9 +76,30 @@ impl Nonlinearity {
     }
 }
 
+/// Every nonlinearity name [`Nonlinearity`] parses: PyTorch's `calculate_gain` names, and
+/// `identity` (which `calculate_gain`'s documentation lists with `linear` but its code
+/// rejects).
+pub const NONLINEARITY_NAMES: [&str; 13] = [
+    "linear",
+    "identity",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "selu",
+];
+
 impl FromStr for Nonlinearity {
     type Err = Error;
 
+    /// One of [`NONLINEARITY_NAMES`] (case-insensitive, `-` for `_`); `leaky_relu` has
+    /// `calculate_gain`'s default slope 0.01.
     fn from_str(s: &str) -> Result<Self> {
         Ok(match normalize(s).as_str() {
             "linear" | "identity" | "conv1d" | "conv2d" | "conv3d" | "conv_transpose1d"
@@ -94,9 +115,8 @@ impl FromStr for Nonlinearity {
                 return Err(Error::invalid(
                     "nonlinearity",
                     format!(
-                        "unknown nonlinearity {s:?}; expected one of linear, conv1d, conv2d, \
-                         conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, sigmoid, \
-                         tanh, relu, leaky_relu, selu"
+                        "unknown nonlinearity {s:?}; expected one of {}",
+                        NONLINEARITY_NAMES.join(", ")
                     ),
                 ));
             }
@@ -1218,6 +1238,9 @@ mod tests {
         assert_eq!(Nonlinearity::Selu.gain(), 0.75);
         let leaky = "leaky_relu".parse::<Nonlinearity>().unwrap();
         assert_eq!(leaky.gain(), (2.0 / (1.0 + 0.01f64 * 0.01)).sqrt());
+        for name in NONLINEARITY_NAMES {
+            assert!(name.parse::<Nonlinearity>().is_ok(), "{name}");
+        }
     }
 
     #[test]
