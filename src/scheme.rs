@@ -76,9 +76,30 @@ impl Nonlinearity {
     }
 }
 
+/// Every nonlinearity name [`Nonlinearity`] parses: PyTorch's `calculate_gain` names, and
+/// `identity` (which `calculate_gain`'s documentation lists with `linear` but its code
+/// rejects).
+pub const NONLINEARITY_NAMES: [&str; 13] = [
+    "linear",
+    "identity",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "selu",
+];
+
 impl FromStr for Nonlinearity {
     type Err = Error;
 
+    /// One of [`NONLINEARITY_NAMES`] (case-insensitive, `-` for `_`); `leaky_relu` has
+    /// `calculate_gain`'s default slope 0.01.
     fn from_str(s: &str) -> Result<Self> {
         Ok(match normalize(s).as_str() {
             "linear" | "identity" | "conv1d" | "conv2d" | "conv3d" | "conv_transpose1d"
@@ -94,9 +115,8 @@ impl FromStr for Nonlinearity {
                 return Err(Error::invalid(
                     "nonlinearity",
                     format!(
-                        "unknown nonlinearity {s:?}; expected one of linear, conv1d, conv2d, \
-                         conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, sigmoid, \
-                         tanh, relu, leaky_relu, selu"
+                        "unknown nonlinearity {s:?}; expected one of {}",
+                        NONLINEARITY_NAMES.join(", ")
                     ),
                 ));
             }
@@ -830,6 +850,29 @@ impl Scheme {
         }
     }
 
+    /// Checks the scheme's rules on the shape alone, which hold for zero-element tensors
+    /// too: the rank a fan-based or whole-tensor scheme needs, JAX's axes, `groups` dividing
+    /// its dimension, delta-orthogonal's `in <= out`. As in PyTorch, where `kaiming_*_`
+    /// return for a zero-element tensor before computing fans while `xavier_*_`, `eye_`,
+    /// `dirac_`, `orthogonal_` and `sparse_` check the rank first, the He schemes have no
+    /// such rule. A zero fan is no error here: nothing is drawn (PyTorch's and JAX's
+    /// initializers divide by it and raise).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FansUndefined`] or [`Error::InvalidArgument`] naming the rule and the shape.
+    pub fn check_shape(&self, shape: &[u64]) -> Result<()> {
+        match self {
+            Scheme::Structured(structured) => structured.distribution(shape).map(|_| ()),
+            Scheme::HeNormal { .. } | Scheme::HeUniform { .. } => Ok(()),
+            Scheme::VarianceScaling { axes, .. } => axes.fans(shape, self.name()).map(|_| ()),
+            _ => match self.layout() {
+                Some(layout) => layout.fans(shape, self.name()).map(|_| ()),
+                None => Ok(()),
+            },
+        }
+    }
+
     /// Whether the scheme needs fans (and so a tensor of at least 2 dimensions).
     pub fn uses_fans(&self) -> bool {
         self.layout().is_some() || matches!(self, Scheme::VarianceScaling { .. })
@@ -851,7 +894,8 @@ impl Scheme {
         }
         if shape.contains(&0) {
             // PyTorch: "Initializing zero-element tensors is a no-op". No element is drawn,
-            // so no fan is needed.
+            // so no fan is needed, but the shape's rank must suit the scheme.
+            self.check_shape(shape)?;
             return Ok(Distribution::Constant { value: 0.0 });
         }
         let layout = self.layout().unwrap_or_default();
@@ -1218,6 +1262,9 @@ mod tests {
         assert_eq!(Nonlinearity::Selu.gain(), 0.75);
         let leaky = "leaky_relu".parse::<Nonlinearity>().unwrap();
         assert_eq!(leaky.gain(), (2.0 / (1.0 + 0.01f64 * 0.01)).sqrt());
+        for name in NONLINEARITY_NAMES {
+            assert!(name.parse::<Nonlinearity>().is_ok(), "{name}");
+        }
     }
 
     #[test]
@@ -1340,8 +1387,16 @@ mod tests {
             Err(Error::FansUndefined { .. })
         ));
         // Zero-element tensors are a no-op, as PyTorch's "Initializing zero-element tensors
-        // is a no-op": no fan is needed.
+        // is a no-op": no fan is needed. PyTorch's kaiming_*_ return before the rank check,
+        // its xavier_*_ do not.
         assert!(he.distribution(&[10, 0]).is_ok());
+        assert!(he.distribution(&[0]).is_ok());
+        let xavier: Scheme = "xavier".parse().unwrap();
+        assert!(xavier.distribution(&[0, 0]).is_ok());
+        assert!(matches!(
+            xavier.distribution(&[0]),
+            Err(Error::FansUndefined { .. })
+        ));
         assert!(
             "normal"
                 .parse::<Scheme>()

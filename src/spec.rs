@@ -60,7 +60,9 @@ impl TensorSpec {
     /// # Errors
     ///
     /// Those of [`Scheme::distribution`] and [`TensorSpec::elem_count`]. A zero-element
-    /// tensor is a no-op, as in PyTorch: its plan is valid whatever the scheme.
+    /// tensor is a no-op, as in PyTorch: its plan is valid whenever the scheme's parameters
+    /// are and the shape keeps the scheme's rules ([`Scheme::check_shape`]: a 1-D `eye` is
+    /// an error even with no element).
     pub fn plan(&self, seed: u64) -> Result<FillPlan> {
         check_name(&self.name)?;
         if self.shape.len() > MAX_DIMS {
@@ -76,6 +78,7 @@ impl TensorSpec {
         let len_elems = self.elem_count()?;
         let distribution = if len_elems == 0 {
             self.scheme.validate()?;
+            self.scheme.check_shape(&self.shape)?;
             Distribution::Constant { value: 0.0 }
         } else {
             self.scheme.distribution(&self.shape)?

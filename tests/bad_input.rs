@@ -314,6 +314,15 @@ fn cases() -> Vec<Case> {
         case(Api(|_| plan(vec![4, 4], "jax-glorot-normal(in_axis=(0, 0))")), Invalid("axis"), "named twice"),
         case(Api(|_| plan(vec![4, 4], "variance-scaling(scale=1, mode=fan_in, distribution=normal, out_axis=2)")), Invalid("axis"), "out_axis 2"),
         case(Api(|_| plan(vec![1 << 14, 1 << 13], "orthogonal")), TooLarge("orthogonal matrix"), "67108864"),
+        // Zero-element tensors keep the scheme's shape rules, as PyTorch's eye_, dirac_,
+        // sparse_, xavier_*_ and JAX's delta_orthogonal do.
+        case(Api(|_| plan(vec![0], "eye")), Invalid("shape"), "exactly 2 dimensions"),
+        case(Api(|_| plan(vec![2, 0, 3], "sparse(sparsity=0.5)")), Invalid("shape"), "[2, 0, 3]"),
+        case(Api(|_| plan(vec![0, 5], "dirac")), Invalid("shape"), "3, 4 or 5 dimensions"),
+        case(Api(|_| plan(vec![3, 0, 3], "dirac(groups=2)")), Invalid("groups"), "[3, 0, 3]"),
+        case(Api(|_| plan(vec![4, 3, 0], "jax-delta-orthogonal")), Invalid("shape"), "in 3 > out 0"),
+        case(Api(|_| plan(vec![0], "xavier-uniform")), FansUndefined, "[0]"),
+        case(Api(|_| plan(vec![0], "jax-lecun-normal")), FansUndefined, "[0]"),
 
         // Library API: tensors.
         case(Api(|_| plan(vec![5], "he")), FansUndefined, "[5]"),

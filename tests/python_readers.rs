@@ -9,6 +9,8 @@
 
 use std::process::Command;
 
+mod common;
+
 fn run_cli(args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_weight-init"))
         .args(args)
@@ -36,7 +38,7 @@ fn python(test: &str) -> Option<String> {
         !required,
         "WEIGHT_INIT_REQUIRE_PYTHON=1 but {python} lacks numpy or safetensors"
     );
-    eprintln!("SKIP {test}: {python} lacks numpy or safetensors");
+    common::skip(test, &format!("{python} lacks numpy or safetensors"));
     None
 }
 

@@ -1,11 +1,12 @@
 //! Shared test helpers: one GPU context per test binary, and the rule for missing adapters.
 //!
-//! GPU tests call [`gpu`]. Without an adapter they print a visible SKIP line and pass, unless
-//! `WEIGHT_INIT_REQUIRE_GPU=1` is set (CI sets it, with lavapipe installed), in which case the
-//! missing adapter fails the test.
+//! GPU tests call [`gpu`]. Without an adapter they print a visible SKIP line ([`skip`]) and
+//! pass, unless `WEIGHT_INIT_REQUIRE_GPU=1` is set (CI sets it, with lavapipe installed), in
+//! which case the missing adapter fails the test.
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use weight_init::gpu::{AdapterPreference, GpuContext, Multiply};
@@ -50,7 +51,10 @@ pub fn gpu(test: &str) -> Option<MutexGuard<'static, GpuContext>> {
             Some(guard)
         }
         None => {
-            eprintln!("SKIP {test}: no GPU adapter; set {REQUIRE_GPU_VAR}=1 to make this fail");
+            skip(
+                test,
+                &format!("no GPU adapter; set {REQUIRE_GPU_VAR}=1 to make this fail"),
+            );
             None
         }
     }
@@ -64,6 +68,25 @@ pub fn multiplies(gpu: &GpuContext) -> Vec<Multiply> {
         variants.push(Multiply::Int64);
     }
     variants
+}
+
+/// Prints `SKIP {test}: {why}` where the test log shows it, passing or not.
+///
+/// libtest captures `print!` and `eprint!` output and shows it only for failing tests, so a
+/// passing test's skip would never reach the log that CI greps for `^SKIP `. This writes to
+/// the process's own stdout instead, which libtest does not capture, after a newline so that
+/// the line starts a line even when libtest has just printed `test name ... `
+/// (`--test-threads=1`).
+pub fn skip(test: &str, why: &str) {
+    uncaptured(&format!("SKIP {test}: {why}"));
+}
+
+/// Writes `line` on its own line to the process's stdout, past libtest's output capture.
+pub fn uncaptured(line: &str) {
+    let mut out = std::io::stdout().lock();
+    // A closed stdout is no reason to fail a test.
+    let _ = writeln!(out, "\n{line}");
+    let _ = out.flush();
 }
 
 /// Distance in units in the last place between two finite f32 of the same sign (0 if equal).

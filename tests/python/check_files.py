@@ -24,7 +24,7 @@ def compare(name, array, seed, scheme, shape):
     assert array.shape == tuple(shape), f"{name}: shape {array.shape} != {shape}"
     assert np.isfinite(array).all(), f"{name}: non-finite values"
     expected = np.array(reference.values(seed, name, scheme, shape, 0, array.size))
-    _, _, scale = reference.affine(scheme, shape)
+    _, _, scale = reference.distribution(scheme, shape)
     tolerance = REL_TOL * np.maximum(np.abs(expected), scale)
     worst = np.max(np.abs(array.ravel().astype(np.float64) - expected) - tolerance)
     assert worst <= 0, f"{name}: differs from the reference by {worst} beyond tolerance"
