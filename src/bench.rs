@@ -301,6 +301,13 @@ pub struct BenchRow {
     pub kernel_median_s: Option<f64>,
     /// How `kernel_median_s` was taken; `None` with it.
     pub kernel_clock: Option<KernelClock>,
+    /// GPU rows: the median time of the device's own buffer clear (`clear_buffer`, a
+    /// transfer-queue fill with zeros) over the same bytes, on the same clock: the write
+    /// bandwidth the fill is measured against. `None` with `kernel_median_s`.
+    pub clear_median_s: Option<f64>,
+    /// GPU rows: `clear_median_s / kernel_median_s`, the fill kernel's share of the device's
+    /// measured write bandwidth (1.0 would be as fast as writing zeros).
+    pub of_write_bandwidth: Option<f64>,
     /// GPU rows: invocations per workgroup of the kernels.
     pub workgroup_size: Option<u32>,
     /// GPU rows: how the kernels formed Philox's 64-bit products (`Emulated` or `Int64`).
@@ -363,11 +370,12 @@ pub fn run(
                 let times_s = time_fills(engine, &plan, dtype, out, config.repeats)?;
                 let mut row = make_row(engine, dtype, config, n, &times_s, cpu_median_s);
                 if let Engine::Gpu(gpu) = engine
-                    && let Some((median_s, clock)) =
-                        time_device_fills(gpu, &plan, dtype, config.repeats)?
+                    && let Some(device) = time_device_fills(gpu, &plan, dtype, config.repeats)?
                 {
-                    row.kernel_median_s = Some(median_s);
-                    row.kernel_clock = Some(clock);
+                    row.kernel_median_s = Some(device.fill_median_s);
+                    row.kernel_clock = Some(device.clock);
+                    row.clear_median_s = Some(device.clear_median_s);
+                    row.of_write_bandwidth = Some(device.clear_median_s / device.fill_median_s);
                 }
                 log::debug!(
                     "bench on the {engine}: {n} {dtype} elements, median {:.6} s",
@@ -402,15 +410,24 @@ fn time_fills(
     Ok(times_s)
 }
 
-/// The median time of `repeats` fills into a buffer on the device (no readback), after one
-/// untimed fill, on the GPU's timestamps where the device has them and on the host clock
-/// (submit and wait) otherwise; `None` if the device cannot hold the buffer.
+/// Device-side times of one size: the fill kernel and, as the reference for write
+/// bandwidth, the device's clear of the same buffer.
+struct DeviceTimes {
+    fill_median_s: f64,
+    clear_median_s: f64,
+    clock: KernelClock,
+}
+
+/// The median times of `repeats` fills into a buffer on the device (no readback) and of
+/// `repeats` clears of that buffer, each after one untimed run, on the GPU's timestamps where
+/// the device has them and on the host clock (submit and wait) otherwise; `None` if the
+/// device cannot hold the buffer.
 fn time_device_fills(
     gpu: &crate::gpu::GpuContext,
     plan: &FillPlan,
     dtype: Dtype,
     repeats: usize,
-) -> Result<Option<(f64, KernelClock)>> {
+) -> Result<Option<DeviceTimes>> {
     let bytes = (plan.len_elems * dtype.size_bytes() as u64).next_multiple_of(4);
     if bytes > gpu.device().limits().max_buffer_size {
         return Ok(None);
@@ -418,40 +435,75 @@ fn time_device_fills(
     let buffer = gpu.device().create_buffer(&wgpu::BufferDescriptor {
         label: Some("weight-init bench"),
         size: bytes,
-        usage: wgpu::BufferUsages::STORAGE,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    gpu.fill_buffer(plan, dtype, 0, plan.len_elems, &buffer, 0)?;
     let timestamps = gpu
         .device()
         .features()
         .contains(wgpu::Features::TIMESTAMP_QUERY);
-    let mut times_s = Vec::with_capacity(repeats);
-    for _ in 0..repeats {
-        times_s.push(if timestamps {
-            timestamped_fill_s(gpu, plan, dtype, &buffer)?
-        } else {
-            let start = Instant::now();
-            gpu.fill_buffer(plan, dtype, 0, plan.len_elems, &buffer, 0)?;
-            start.elapsed().as_secs_f64()
-        });
-    }
-    times_s.sort_by(f64::total_cmp);
+    let fill = |encoder: &mut wgpu::CommandEncoder| {
+        gpu.record_fill(encoder, plan, dtype, 0, plan.len_elems, &buffer, 0)
+    };
+    let clear = |encoder: &mut wgpu::CommandEncoder| {
+        encoder.clear_buffer(&buffer, 0, None);
+        Ok(())
+    };
+    let median_s = |record: &dyn Fn(&mut wgpu::CommandEncoder) -> Result<()>| {
+        let mut times_s = Vec::with_capacity(repeats);
+        // The first run is untimed: it pays lazy driver work such as first allocations.
+        for i in 0..=repeats {
+            let s = if timestamps {
+                timestamped_s(gpu, record)?
+            } else {
+                let start = Instant::now();
+                submit_and_wait(gpu, record)?;
+                start.elapsed().as_secs_f64()
+            };
+            if i > 0 {
+                times_s.push(s);
+            }
+        }
+        times_s.sort_by(f64::total_cmp);
+        Ok::<f64, Error>(median(&times_s))
+    };
+    let fill_median_s = median_s(&fill)?;
+    let clear_median_s = median_s(&clear)?;
     let clock = match timestamps {
         true => KernelClock::Timestamp,
         false => KernelClock::Host,
     };
-    Ok(Some((median(&times_s), clock)))
+    Ok(Some(DeviceTimes {
+        fill_median_s,
+        clear_median_s,
+        clock,
+    }))
 }
 
-/// One fill of `buffer` between two empty compute passes that write GPU timestamps, the first
-/// at its beginning and the second at its end, so that the interval covers every pass
-/// `record_fill` records and nothing of the host's; seconds on the GPU's clock.
-fn timestamped_fill_s(
+/// Records `record` into a new encoder, submits it and waits for the device, in an error
+/// scope so that a validation error comes back as an error.
+fn submit_and_wait(
     gpu: &crate::gpu::GpuContext,
-    plan: &FillPlan,
-    dtype: Dtype,
-    buffer: &wgpu::Buffer,
+    record: &dyn Fn(&mut wgpu::CommandEncoder) -> Result<()>,
+) -> Result<()> {
+    let device = gpu.device();
+    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+        label: Some("weight-init bench"),
+    });
+    record(&mut encoder)?;
+    gpu.queue().submit([encoder.finish()]);
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::DeviceLost(e.to_string()))?;
+    Ok(())
+}
+
+/// What `record` records (a fill, a clear) between two empty compute passes that write GPU
+/// timestamps, the first at its beginning and the second at its end, so that the interval
+/// covers every command `record` adds and nothing of the host's; seconds on the GPU's clock.
+fn timestamped_s(
+    gpu: &crate::gpu::GpuContext,
+    record: &dyn Fn(&mut wgpu::CommandEncoder) -> Result<()>,
 ) -> Result<f64> {
     const QUERY_BYTES: u64 = 2 * size_of::<u64>() as u64;
     let device = gpu.device();
@@ -488,7 +540,7 @@ fn timestamped_fill_s(
         });
     };
     marker(&mut encoder, Some(0), None);
-    gpu.record_fill(&mut encoder, plan, dtype, 0, plan.len_elems, buffer, 0)?;
+    record(&mut encoder)?;
     marker(&mut encoder, None, Some(1));
     encoder.resolve_query_set(&queries, 0..2, &resolved, 0);
     encoder.copy_buffer_to_buffer(&resolved, 0, &readback, 0, QUERY_BYTES);
@@ -564,6 +616,8 @@ fn make_row(
         // Filled in by `run` for GPU rows.
         kernel_median_s: None,
         kernel_clock: None,
+        clear_median_s: None,
+        of_write_bandwidth: None,
         workgroup_size: gpu.map(|g| g.workgroup_size()),
         multiply: gpu.map(|g| format!("{:?}", g.multiply())),
     }
@@ -601,7 +655,7 @@ impl Table {
     /// The column names.
     pub fn header(&self) -> String {
         format!(
-            "{:>11}  {:<pw$}  {:<5}  {:>10}  {:>10}  {:>10}  {:>11}  {:>7}  {:>8}  {:>10}",
+            "{:>11}  {:<pw$}  {:<5}  {:>10}  {:>10}  {:>10}  {:>11}  {:>7}  {:>8}  {:>10}  {:>7}",
             "size_elems",
             "path",
             "dtype",
@@ -612,12 +666,14 @@ impl Table {
             "GB/s",
             "vs CPU",
             "kernel",
+            "of bw",
             pw = self.path_width
         )
     }
 
     /// One row; `n/a` marks a speed-up or a GPU kernel time that was not measured, `-` a
-    /// kernel time that does not apply (the CPU path).
+    /// kernel time that does not apply (the CPU path). `of bw` is the kernel's share of the
+    /// device's write bandwidth ([`BenchRow::of_write_bandwidth`]).
     pub fn row(&self, row: &BenchRow) -> String {
         let speedup = row
             .speedup_vs_cpu
@@ -627,8 +683,13 @@ impl Table {
             (PathKind::Cpu, None) => "-".to_string(),
             (PathKind::Gpu, None) => "n/a".to_string(),
         };
+        let of_bandwidth = match (row.device, row.of_write_bandwidth) {
+            (_, Some(f)) => format!("{:.0}%", 100.0 * f),
+            (PathKind::Cpu, None) => "-".to_string(),
+            (PathKind::Gpu, None) => "n/a".to_string(),
+        };
         format!(
-            "{:>11}  {:<pw$}  {:<5}  {:>10}  {:>10}  {:>10}  {:>11.1}  {:>7.2}  {:>8}  {:>10}",
+            "{:>11}  {:<pw$}  {:<5}  {:>10}  {:>10}  {:>10}  {:>11.1}  {:>7.2}  {:>8}  {:>10}  {:>7}",
             row.size_elems,
             row.path,
             row.dtype.to_string(),
@@ -639,6 +700,7 @@ impl Table {
             row.gb_per_s,
             speedup,
             kernel,
+            of_bandwidth,
             pw = self.path_width
         )
     }

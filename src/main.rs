@@ -896,7 +896,8 @@ fn run_bench(args: &BenchArgs) -> Result<(), Error> {
         writeln!(
             out,
             "note: GPU times are end to end (buffers, dispatch, wait, readback); `kernel` is the \
-             device-only time of a fill into a device buffer, no readback ({clock})"
+             device-only time of a fill into a device buffer, no readback ({clock}); `of bw` is \
+             the device's own clear of that buffer, on the same clock, divided by `kernel`"
         )
         .map_err(stdout_error)?;
     }

@@ -31,7 +31,7 @@ fn json_rows(path: &std::path::Path) -> Vec<Value> {
     parsed.as_array().expect("a JSON array").clone()
 }
 
-const FIELDS: [&str; 18] = [
+const FIELDS: [&str; 20] = [
     "size_elems",
     "size_bytes",
     "path",
@@ -48,6 +48,8 @@ const FIELDS: [&str; 18] = [
     "speedup_vs_cpu",
     "kernel_median_s",
     "kernel_clock",
+    "clear_median_s",
+    "of_write_bandwidth",
     "workgroup_size",
     "multiply",
 ];
@@ -87,6 +89,7 @@ fn cpu_sweep_prints_a_table_and_writes_json_rows_and_an_svg_plot() {
         "GB/s",
         "vs CPU",
         "kernel",
+        "of bw",
     ] {
         assert!(
             header.contains(column),
@@ -109,6 +112,8 @@ fn cpu_sweep_prints_a_table_and_writes_json_rows_and_an_svg_plot() {
         assert_eq!(row["kernel_median_s"], Value::Null);
         assert_eq!(row["kernel_clock"], Value::Null);
         assert_eq!(row["workgroup_size"], Value::Null);
+        assert_eq!(row["clear_median_s"], Value::Null);
+        assert_eq!(row["of_write_bandwidth"], Value::Null);
         assert_eq!(row["multiply"], Value::Null);
         let (min, median, max) = (
             row["min_s"].as_f64().unwrap(),
@@ -220,10 +225,13 @@ fn gpu_rows_report_end_to_end_time_a_speedup_and_a_device_time() {
         .lines()
         .find(|l| l.contains("GPU "))
         .unwrap_or_else(|| panic!("no GPU row in\n{text}"));
-    assert!(
-        gpu_line.trim_end().ends_with('s'),
-        "no device time in {gpu_line}"
-    );
+    // The last columns: the device time (a number and a unit) and the bandwidth share.
+    let fields: Vec<&str> = gpu_line.split_whitespace().collect();
+    let [.., unit, share] = fields[..] else {
+        panic!("too few columns in {gpu_line}")
+    };
+    assert!(unit.ends_with('s'), "no device time in {gpu_line}");
+    assert!(share.ends_with('%'), "no bandwidth share in {gpu_line}");
 
     let rows = json_rows(&json);
     assert_eq!(rows.len(), 2);
@@ -255,6 +263,15 @@ fn gpu_rows_report_end_to_end_time_a_speedup_and_a_device_time() {
         assert!(gpu["path"].as_str().unwrap().contains("software"), "{gpu}");
     }
     assert_eq!(gpu["workgroup_size"], 256, "the kernels' default: {gpu}");
+    // The write-bandwidth reference: the device's clear of the same buffer, and the fill's
+    // share of it.
+    let kernel = gpu["kernel_median_s"].as_f64().unwrap();
+    let clear = gpu["clear_median_s"].as_f64().expect("a clear time");
+    assert!(clear > 0.0, "{gpu}");
+    let share = gpu["of_write_bandwidth"]
+        .as_f64()
+        .expect("a bandwidth share");
+    assert!((share - clear / kernel).abs() <= 1e-9 * share, "{gpu}");
     assert!(gpu["path"].as_str().unwrap().ends_with(" wg 256"), "{gpu}");
     assert!(
         gpu["multiply"] == "Emulated" || gpu["multiply"] == "Int64",

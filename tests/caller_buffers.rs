@@ -4,7 +4,6 @@
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use weight_init::dtype::Dtype;
@@ -36,27 +35,6 @@ fn buffer(gpu: &GpuContext, bytes: u64) -> wgpu::Buffer {
     gpu.queue()
         .write_buffer(&buffer, 0, &vec![POISON; bytes as usize]);
     buffer
-}
-
-fn read(gpu: &GpuContext, buffer: &wgpu::Buffer) -> Vec<u8> {
-    let staging = gpu.device().create_buffer(&wgpu::BufferDescriptor {
-        label: Some("readback"),
-        size: buffer.size(),
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let mut encoder = gpu.device().create_command_encoder(&Default::default());
-    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, None);
-    gpu.queue().submit([encoder.finish()]);
-    let (tx, rx) = mpsc::channel();
-    staging.map_async(wgpu::MapMode::Read, .., move |r| tx.send(r).unwrap());
-    gpu.device()
-        .poll(wgpu::PollType::wait_indefinitely())
-        .unwrap();
-    rx.recv().unwrap().unwrap();
-    let bytes = staging.get_mapped_range(..).unwrap().to_vec();
-    staging.unmap();
-    bytes
 }
 
 fn expected(plan: &FillPlan, dtype: Dtype, first: u64, len: u64) -> Vec<u8> {
@@ -162,7 +140,7 @@ fn fills_at_odd_offsets_change_exactly_their_bytes_for_every_dtype() {
             let buffer = buffer(&gpu, 2048);
             gpu.fill_buffer(&plan, dtype, first, len, &buffer, dest * size)
                 .unwrap();
-            let bytes = read(&gpu, &buffer);
+            let bytes = common::read_buffer(&gpu, &buffer);
             let (lo, hi) = ((dest * size) as usize, ((dest + len) * size) as usize);
             let case = format!("{dtype}, dest {dest}, elements [{first}, {})", first + len);
             assert!(
@@ -231,7 +209,9 @@ fn ranges_that_break_a_rule_are_refused_and_write_nothing() {
         .to_string();
     assert!(err.contains("STORAGE"), "{err}");
     assert!(
-        read(&gpu, &buffer).iter().all(|&b| b == POISON),
+        common::read_buffer(&gpu, &buffer)
+            .iter()
+            .all(|&b| b == POISON),
         "a refused fill wrote bytes"
     );
 }
@@ -279,7 +259,10 @@ fn a_fill_recorded_between_the_callers_compute_passes_sees_and_leaves_their_data
         panic!("the encoder was rejected: {error}");
     }
 
-    let (bytes, seen_bytes) = (read(&gpu, &data), read(&gpu, &seen));
+    let (bytes, seen_bytes) = (
+        common::read_buffer(&gpu, &data),
+        common::read_buffer(&gpu, &seen),
+    );
     // The first pass's markers outside the range survive, the other halves of the two words
     // the range starts and ends in included; the range holds the fill's values, so the fill
     // ran after that pass.
@@ -321,7 +304,7 @@ fn a_fill_recorded_between_the_callers_copies_sees_and_leaves_their_data() {
     encoder.copy_buffer_to_buffer(&target, 0, &after, 0, None);
     gpu.queue().submit([encoder.finish()]);
 
-    let bytes = read(&gpu, &after);
+    let bytes = common::read_buffer(&gpu, &after);
     assert!(
         bytes[..64].iter().chain(&bytes[164..]).all(|&b| b == 7),
         "the caller's data changed"
@@ -346,7 +329,7 @@ fn long_ranges_split_into_dispatches_keep_their_values_and_bounds() {
         let buffer = buffer(&gpu, 8192);
         gpu.fill_buffer(&plan, dtype, 11, 1001, &buffer, 37 * size)
             .unwrap();
-        let bytes = read(&gpu, &buffer);
+        let bytes = common::read_buffer(&gpu, &buffer);
         let (lo, hi) = ((37 * size) as usize, ((37 + 1001) * size) as usize);
         assert!(
             bytes[..lo].iter().chain(&bytes[hi..]).all(|&b| b == POISON),
@@ -376,7 +359,7 @@ fn a_context_built_on_the_callers_device_shares_it() {
     shared
         .fill_buffer(&plan, Dtype::F32, 0, 40, &target, 0)
         .unwrap();
-    let bytes = read(&own, &target);
+    let bytes = common::read_buffer(&own, &target);
     if own.is_software() {
         assert_eq!(bytes[..160], expected(&plan, Dtype::F32, 0, 40)[..]);
     }
@@ -406,7 +389,7 @@ fn a_whole_model_packs_into_one_buffer_in_one_submission() {
     );
     gpu.queue().submit([encoder.finish()]);
 
-    let bytes = read(&gpu, &target);
+    let bytes = common::read_buffer(&gpu, &target);
     let mut covered = vec![false; bytes.len()];
     for (t, &offset) in model.tensors.iter().zip(&offsets) {
         let plan = t.plan(5).unwrap();
@@ -460,7 +443,10 @@ fn the_async_fill_writes_what_the_blocking_fill_writes() {
     });
     result.unwrap();
 
-    let (want, got) = (read(&gpu, &blocking), read(&gpu, &asynchronous));
+    let (want, got) = (
+        common::read_buffer(&gpu, &blocking),
+        common::read_buffer(&gpu, &asynchronous),
+    );
     // An independent check of the range, so that two equally wrong fills cannot pass.
     let (lo, hi) = ((dest * 2) as usize, ((dest + len) * 2) as usize);
     assert!(got[..lo].iter().chain(&got[hi..]).all(|&b| b == POISON));
@@ -485,5 +471,9 @@ fn the_async_fill_returns_the_blocking_fills_errors_without_polling() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("multiple of the f32 element size 4"), "{err}");
-    assert!(read(&gpu, &buffer).iter().all(|&b| b == POISON));
+    assert!(
+        common::read_buffer(&gpu, &buffer)
+            .iter()
+            .all(|&b| b == POISON)
+    );
 }

@@ -58,28 +58,6 @@ fn assert_agree(gpu: &GpuContext, plan: &FillPlan, cpu: &[f32], on_gpu: &[f32], 
     }
 }
 
-/// The bytes of `buffer` (which needs `COPY_SRC` usage), copied out through a mapped buffer.
-fn read_back(gpu: &GpuContext, buffer: &wgpu::Buffer) -> Vec<u8> {
-    let staging = gpu.device().create_buffer(&wgpu::BufferDescriptor {
-        label: Some("gpu_limits readback"),
-        size: buffer.size(),
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let mut encoder = gpu.device().create_command_encoder(&Default::default());
-    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, None);
-    gpu.queue().submit([encoder.finish()]);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    staging.map_async(wgpu::MapMode::Read, .., move |r| sender.send(r).unwrap());
-    gpu.device()
-        .poll(wgpu::PollType::wait_indefinitely())
-        .unwrap();
-    receiver.recv().unwrap().unwrap();
-    let bytes = staging.get_mapped_range(..).unwrap().to_vec();
-    staging.unmap();
-    bytes
-}
-
 /// Checks that `bytes` hold, from byte `offset_bytes`, elements `[first, first + len)` of
 /// `plan` as `dtype`: bit for bit on a software adapter, else through [`assert_agree`].
 #[allow(clippy::too_many_arguments)]
@@ -147,7 +125,7 @@ fn a_device_with_a_small_dispatch_grid_splits_large_fills_and_matches_the_cpu() 
     });
     gpu.fill_buffer(&plan, Dtype::BF16, 1, len as u64 - 1, &buffer, 2)
         .unwrap();
-    let bytes = read_back(&gpu, &buffer);
+    let bytes = common::read_buffer(&gpu, &buffer);
     assert_buffer_holds(
         &gpu,
         &plan,
@@ -203,7 +181,7 @@ fn a_device_with_a_small_storage_binding_splits_caller_buffer_fills() {
     let len = plan.len_elems as usize - 1;
     gpu.fill_buffer(&plan, Dtype::F16, 1, len as u64, &buffer, 6)
         .unwrap();
-    let bytes = read_back(&gpu, &buffer);
+    let bytes = common::read_buffer(&gpu, &buffer);
     assert_buffer_holds(&gpu, &plan, Dtype::F16, &bytes, 6, 1, len, "fill_buffer");
 }
 

@@ -101,3 +101,26 @@ pub fn ulp_distance(a: f32, b: f32) -> u32 {
     };
     key(a).abs_diff(key(b))
 }
+
+/// The bytes of `buffer` (which needs `COPY_SRC` usage), copied out through a mapped staging
+/// buffer.
+pub fn read_buffer(gpu: &GpuContext, buffer: &wgpu::Buffer) -> Vec<u8> {
+    let staging = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: Some("test readback"),
+        size: buffer.size(),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = gpu.device().create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, None);
+    gpu.queue().submit([encoder.finish()]);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |r| sender.send(r).unwrap());
+    gpu.device()
+        .poll(wgpu::PollType::wait_indefinitely())
+        .unwrap();
+    receiver.recv().unwrap().unwrap();
+    let bytes = staging.get_mapped_range(..).unwrap().to_vec();
+    staging.unmap();
+    bytes
+}
