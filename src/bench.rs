@@ -480,8 +480,8 @@ fn time_device_fills(
     }))
 }
 
-/// Records `record` into a new encoder, submits it and waits for the device, in an error
-/// scope so that a validation error comes back as an error.
+/// Records `record` into a new encoder, submits it and waits for the device (the host-clock
+/// measurement, for devices without timestamp queries).
 fn submit_and_wait(
     gpu: &crate::gpu::GpuContext,
     record: &dyn Fn(&mut wgpu::CommandEncoder) -> Result<()>,
@@ -568,6 +568,24 @@ fn timestamped_s(
     Ok(ticks[1].wrapping_sub(ticks[0]) as f64 * period_ns * 1e-9)
 }
 
+/// The GPU context that fills for `engine`, if any.
+fn gpu_of(engine: &Engine) -> Option<&crate::gpu::GpuContext> {
+    match engine {
+        Engine::Cpu => None,
+        Engine::Gpu(gpu) => Some(gpu),
+        Engine::GpuWithFallback(g) if g.has_fallen_back() => None,
+        Engine::GpuWithFallback(g) => Some(g.gpu()),
+    }
+}
+
+/// A row's `path`: the engine's name, and for the GPU the workgroup size.
+fn path_label(engine: &Engine) -> String {
+    match gpu_of(engine) {
+        None => engine.to_string(),
+        Some(gpu) => format!("{engine} wg {}", gpu.workgroup_size()),
+    }
+}
+
 fn make_row(
     engine: &Engine,
     dtype: Dtype,
@@ -580,19 +598,10 @@ fn make_row(
     sorted.sort_by(f64::total_cmp);
     let median_s = median(&sorted);
     let size_bytes = n * dtype.size_bytes() as u64;
-    let gpu = match engine {
-        Engine::Cpu => None,
-        Engine::Gpu(gpu) => Some(&**gpu),
-        Engine::GpuWithFallback(g) if g.has_fallen_back() => None,
-        Engine::GpuWithFallback(g) => Some(g.gpu()),
-    };
+    let gpu = gpu_of(engine);
     let (device, software) = match gpu {
         None => (PathKind::Cpu, false),
         Some(gpu) => (PathKind::Gpu, gpu.is_software()),
-    };
-    let path = match gpu {
-        None => engine.to_string(),
-        Some(gpu) => format!("{engine} wg {}", gpu.workgroup_size()),
     };
     let speedup_vs_cpu = match device {
         PathKind::Cpu => Some(1.0),
@@ -601,7 +610,7 @@ fn make_row(
     BenchRow {
         size_elems: n,
         size_bytes,
-        path,
+        path: path_label(engine),
         device,
         software,
         dtype,
@@ -645,7 +654,7 @@ impl Table {
     pub fn new(engines: &[Engine]) -> Self {
         let path_width = engines
             .iter()
-            .map(|e| e.to_string().chars().count())
+            .map(|e| path_label(e).chars().count())
             .chain(["path".len()])
             .max()
             .unwrap_or(0);
