@@ -93,6 +93,18 @@ impl BenchConfig {
         }
         for &n in &self.sizes_elems {
             bench_spec(n, self.scheme).plan(self.seed)?;
+            for &dtype in &self.dtypes {
+                let size = dtype.size_bytes() as u64;
+                if n.checked_mul(size)
+                    .is_none_or(|b| usize::try_from(b).is_err())
+                {
+                    return Err(Error::TooLarge {
+                        what: "benchmark buffer",
+                        value: format!("{n} elements of {dtype} ({size} bytes each)"),
+                        limit: format!("{} bytes addressable on this platform", usize::MAX),
+                    });
+                }
+            }
         }
         Ok(())
     }

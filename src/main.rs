@@ -37,16 +37,23 @@ struct Cli {
 
 // The enum is built once per run, so the size of its largest variant does not matter.
 #[allow(clippy::large_enum_variant)]
+//
+// `allow_negative_numbers`: a value such as `-1` reaches the option's parser, which names the
+// option in its error, instead of being taken for an unknown flag.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Initialize tensors and print them (or write them with --out).
+    #[command(allow_negative_numbers = true)]
     Init(InitArgs),
     /// Print raw Philox4x32-10 words, one block of four per line.
+    #[command(allow_negative_numbers = true)]
     Bits(BitsArgs),
     /// Time fills over a size sweep on the CPU path and the GPU, and print a table.
+    #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
     /// Push a batch through a deep network and print the activations' std and the gradient
     /// norm per layer, for each scheme.
+    #[command(allow_negative_numbers = true)]
     Probe(ProbeArgs),
 }
 
@@ -108,13 +115,14 @@ struct InitArgs {
     #[arg(long, requires = "out")]
     force: bool,
 
-    /// Largest shard file when --out is a directory: bytes, or with kB, MB, GB, KiB, MiB, GiB.
-    #[arg(long, value_name = "SIZE", default_value = "5GB", value_parser = parse_size)]
+    /// Largest shard file when --out is a directory: bytes, or with B, kB, MB, GB, TB, KiB,
+    /// MiB, GiB or TiB.
+    #[arg(long, value_name = "SIZE", default_value = "5GB", value_parser = parse_size, allow_hyphen_values = true)]
     max_shard_size: u64,
 
     /// Write only this rank's slice of every tensor: RANK/WORLD, or auto (from torchrun's
     /// RANK and WORLD_SIZE, or SLURM_PROCID and SLURM_NTASKS).
-    #[arg(long, value_name = "RANK/WORLD")]
+    #[arg(long, value_name = "RANK/WORLD", allow_hyphen_values = true)]
     shard: Option<String>,
 
     /// The dimension split by --shard; tensors with fewer dimensions are written whole.
@@ -138,10 +146,10 @@ struct SchemeArgs {
     /// "variance-scaling(scale=2, mode=fan_in, distribution=uniform)". Default normal.
     #[arg(long)]
     scheme: Option<String>,
-    /// Mean of normal.
+    /// Mean, for the schemes that take one (normal, trunc-normal).
     #[arg(long, allow_hyphen_values = true)]
     mean: Option<String>,
-    /// Standard deviation of normal.
+    /// Standard deviation, for the schemes that take one (normal, trunc-normal, sparse).
     #[arg(long, allow_hyphen_values = true)]
     std: Option<String>,
     /// Lower bound of uniform and trunc-normal.
@@ -150,7 +158,7 @@ struct SchemeArgs {
     /// Upper bound of uniform and trunc-normal.
     #[arg(long, allow_hyphen_values = true)]
     high: Option<String>,
-    /// Fan of he-*: fan_in or fan_out.
+    /// Fan: fan_in or fan_out for he-*; also fan_avg or fan_geo_avg for variance-scaling.
     #[arg(long)]
     mode: Option<String>,
     /// Nonlinearity of he-*: linear, sigmoid, tanh, relu, leaky_relu, selu, conv2d, ...
@@ -159,7 +167,7 @@ struct SchemeArgs {
     /// Negative slope of leaky_relu for he-*.
     #[arg(long, allow_hyphen_values = true)]
     negative_slope: Option<String>,
-    /// Gain of xavier-*.
+    /// Gain of xavier-* and orthogonal.
     #[arg(long, allow_hyphen_values = true)]
     gain: Option<String>,
     /// Value of constant.
@@ -337,7 +345,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
         "tib" => 1 << 40,
         other => {
             return Err(format!(
-                "unknown unit {other:?} in {s:?}; use kB, MB, GB, KiB, MiB or GiB"
+                "unknown unit {other:?} in {s:?}; use B, kB, MB, GB, TB, KiB, MiB, GiB or TiB"
             ));
         }
     };
@@ -816,7 +824,8 @@ fn progress_bar(total_bytes: u64) -> ProgressBar {
 }
 
 fn run_bits(args: &BitsArgs) -> Result<(), Error> {
-    if args.block.checked_add(args.count).is_none() {
+    // The last block read is `block + count - 1`, which must not pass 2^64 - 1.
+    if args.count > 0 && args.block.checked_add(args.count - 1).is_none() {
         return Err(Error::InvalidArgument {
             what: "block range",
             detail: format!(
@@ -868,10 +877,19 @@ fn run_bench(args: &BenchArgs) -> Result<(), Error> {
         ..BenchConfig::default()
     };
     config.validate()?;
+    if args.device == BenchDevices::Cpu && !args.workgroup_size.is_empty() {
+        return Err(Error::InvalidArgument {
+            what: "--workgroup-size",
+            detail: "sets the GPU kernels' workgroups, and --device cpu measures no GPU".into(),
+        });
+    }
+    // Each size once, in the order given (as for --sizes and --dtype).
+    let mut workgroup_sizes = args.workgroup_size.clone();
+    let mut seen = std::collections::HashSet::new();
+    workgroup_sizes.retain(|&size| seen.insert(size));
     // Report files are opened (and so checked) before anything is measured.
-    let json = args.json.as_deref().map(ReportFile::json).transpose()?;
-    let plot = args.plot.as_deref().map(ReportFile::plot).transpose()?;
-    let lineup = bench::open_engines(args.device, &args.workgroup_size)?;
+    let (json, plot) = ReportFile::pair(args.json.as_deref(), args.plot.as_deref())?;
+    let lineup = bench::open_engines(args.device, &workgroup_sizes)?;
     for engine in &lineup.engines {
         log::info!("measuring the {engine}");
     }
@@ -933,8 +951,7 @@ fn run_probe(args: &ProbeArgs) -> Result<(), Error> {
     config.validate()?;
     let schemes = probe::parse_schemes(&args.scheme)?;
     // Report files are opened (and so checked) before any work.
-    let json = args.json.as_deref().map(ReportFile::json).transpose()?;
-    let plot = args.plot.as_deref().map(ReportFile::plot).transpose()?;
+    let (json, plot) = ReportFile::pair(args.json.as_deref(), args.plot.as_deref())?;
     let engine = Engine::new(args.device)?;
     log::info!("generating weights on the {engine}; forward and backward on the CPU");
     let report = probe::run(&config, &schemes, &engine)?;

@@ -46,7 +46,7 @@ impl Model {
     /// [`Error::Io`] if the file cannot be read; [`Error::TooLarge`] past [`MAX_SPEC_BYTES`];
     /// [`Error::InvalidArgument`] for malformed content, naming the file and the line.
     pub fn from_spec_file(path: &Path) -> Result<Self> {
-        let text = file::read_limited(path)?;
+        let text = file::read_limited(path).map_err(|e| with_path(e, path))?;
         let format = SpecFormat::from_path(path)?;
         file::parse(&text, format).map_err(|e| with_path(e, path))
     }
@@ -68,7 +68,7 @@ impl Model {
     /// As for [`Model::from_spec_file`], and [`Error::InvalidArgument`] for an unsupported
     /// `model_type` or a missing field.
     pub fn from_hf_config_file(path: &Path) -> Result<Self> {
-        let text = file::read_limited(path)?;
+        let text = file::read_limited(path).map_err(|e| with_path(e, path))?;
         hf::from_config_str(&text).map_err(|e| with_path(e, path))
     }
 
@@ -151,6 +151,10 @@ impl Model {
                     what,
                     value: format!("{value} (tensor {:?})", t.name),
                     limit,
+                },
+                Error::FansUndefined { scheme, shape } => Error::FansUndefined {
+                    scheme: format!("{scheme} of tensor {:?}", t.name),
+                    shape,
                 },
                 other => other,
             })?;

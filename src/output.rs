@@ -7,7 +7,7 @@
 //! index last), so an interrupted run leaves no partial file under a final name and leaves
 //! earlier files intact.
 
-mod atomic;
+pub(crate) mod atomic;
 pub mod npy;
 pub mod safetensors;
 
@@ -312,7 +312,10 @@ pub fn plan_files(
                 format!("{} is a directory, not a file", path.display()),
             ));
         }
-        if options.overwrite == Overwrite::Refuse && path.exists() {
+        // A link counts as present even when it dangles: replacing it needs --force too.
+        if options.overwrite == Overwrite::Refuse
+            && (path.exists() || path.symlink_metadata().is_ok())
+        {
             return Err(Error::invalid(
                 "output path",
                 format!(
@@ -323,7 +326,7 @@ pub fn plan_files(
         }
     }
     check_writable(dest)?;
-    check_free_space(jobs, dest)?;
+    check_free_space(jobs, dest, &layout, options)?;
     Ok(layout)
 }
 
@@ -351,12 +354,41 @@ fn stale_checkpoint_files(dir: &Path, layout: &FileLayout) -> Result<Vec<PathBuf
     Ok(stale)
 }
 
+/// Bytes of every file of `layout` once written: headers, data and the index.
+fn output_len(
+    jobs: &[TensorJob],
+    dest: &Destination,
+    layout: &FileLayout,
+    options: &WriteOptions,
+) -> Option<u64> {
+    let mut total = 0u64;
+    for (_, members) in &layout.files {
+        let len = if let Destination::Npy(_) = dest {
+            let job = &jobs[members[0]];
+            let header = NpyWriter::header_len(job.spec.dtype, &job.region.extents);
+            job.len_bytes().ok()?.checked_add(header)?
+        } else {
+            let headers: Vec<TensorHeader> = members.iter().map(|&i| jobs[i].header()).collect();
+            SafetensorsWriter::file_len(&headers, &options.metadata).ok()?
+        };
+        total = total.checked_add(len)?;
+    }
+    if layout.index.is_some() {
+        total = total.checked_add(index_text(jobs, layout).ok()?.len() as u64)?;
+    }
+    Some(total)
+}
+
 /// Refuses, before any work, an output larger than the free space of its file system
-/// (`statvfs`'s blocks available to unprivileged users, times the fragment size).
-fn check_free_space(jobs: &[TensorJob], dest: &Destination) -> Result<()> {
-    let needed = jobs.iter().try_fold(0u64, |sum, job| {
-        sum.checked_add(job.header().len_bytes().ok()?)
-    });
+/// (`statvfs`'s blocks available to unprivileged users, times the fragment size): every
+/// file's header and data, and the index.
+fn check_free_space(
+    jobs: &[TensorJob],
+    dest: &Destination,
+    layout: &FileLayout,
+    options: &WriteOptions,
+) -> Result<()> {
+    let needed = output_len(jobs, dest, layout, options);
     let mut dir = match dest {
         Destination::Npy(p) | Destination::SafetensorsFile(p) => atomic::parent_dir(p),
         Destination::Directory(d) => d.as_path(),
@@ -604,6 +636,13 @@ fn stream_job(
 
 /// `model.safetensors.index.json`: total data size and the file of every tensor.
 fn index_file(path: &Path, jobs: &[TensorJob], layout: &FileLayout) -> Result<PendingFile> {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(index_text(jobs, layout)?.as_bytes())?;
+    file.finish()
+}
+
+/// The text of the index file for `layout`, newline-terminated.
+fn index_text(jobs: &[TensorJob], layout: &FileLayout) -> Result<String> {
     let mut weight_map = BTreeMap::new();
     for (file, members) in &layout.files {
         let name = file
@@ -622,11 +661,8 @@ fn index_file(path: &Path, jobs: &[TensorJob], layout: &FileLayout) -> Result<Pe
         "metadata": { "total_size": total_size },
         "weight_map": weight_map,
     });
-    let mut file = AtomicFile::create(path)?;
     let text = serde_json::to_string_pretty(&index).expect("a JSON value serializes");
-    file.write_all(text.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.finish()
+    Ok(text + "\n")
 }
 
 #[cfg(test)]
@@ -638,6 +674,41 @@ mod tests {
         let mut spec = TensorSpec::new(name, shape, Scheme::default());
         spec.dtype = dtype;
         TensorJob::whole(spec, 1).unwrap()
+    }
+
+    #[test]
+    fn the_free_space_check_counts_every_byte_that_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = [
+            job("layer.0.weight", vec![30, 7], Dtype::F32),
+            job("layer.0.bias", vec![30], Dtype::F16),
+            job("head", vec![5, 30], Dtype::BF16),
+        ];
+        let options = WriteOptions {
+            max_shard_bytes: 600,
+            ..WriteOptions::default()
+        };
+        for (dest, jobs) in [
+            (Destination::Npy(dir.path().join("w.npy")), &jobs[..1]),
+            (
+                Destination::SafetensorsFile(dir.path().join("m.safetensors")),
+                &jobs[..],
+            ),
+            (
+                Destination::Directory(dir.path().join("sharded")),
+                &jobs[..],
+            ),
+        ] {
+            let layout = plan_files(jobs, &dest, &options).unwrap();
+            let planned = output_len(jobs, &dest, &layout, &options).unwrap();
+            let written =
+                write_checkpoint(&Engine::Cpu, jobs, &dest, &options, &mut |_, _| {}).unwrap();
+            let on_disk: u64 = written
+                .iter()
+                .map(|p| std::fs::metadata(p).unwrap().len())
+                .sum();
+            assert_eq!(planned, on_disk, "{dest:?}: {written:?}");
+        }
     }
 
     #[test]

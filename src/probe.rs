@@ -330,24 +330,31 @@ pub fn run(
     })
 }
 
+/// Elements per partial sum of [`ordered_sum`].
+const SUM_CHUNK: usize = 1 << 14;
+
+/// The sum of `term(v)` over `values` in f64, the same to the last bit whatever the thread
+/// count: fixed chunks are summed in parallel, then their sums in order (a plain parallel
+/// sum adds in an order that depends on scheduling, so its last digits vary from run to run).
+fn ordered_sum(values: &[f32], term: impl Fn(f32) -> f64 + Sync) -> f64 {
+    let partial: Vec<f64> = values
+        .par_chunks(SUM_CHUNK)
+        .map(|chunk| chunk.iter().map(|&v| term(v)).sum::<f64>())
+        .collect();
+    partial.iter().sum()
+}
+
 /// The population standard deviation of `values`, in f64 (two passes: mean, then squares).
 pub fn std_dev(values: &[f32]) -> f64 {
     let n = values.len() as f64;
-    let mean = values.par_iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-    let squares: f64 = values
-        .par_iter()
-        .map(|&v| (f64::from(v) - mean).powi(2))
-        .sum();
+    let mean = ordered_sum(values, f64::from) / n;
+    let squares = ordered_sum(values, |v| (f64::from(v) - mean).powi(2));
     (squares / n).sqrt()
 }
 
 /// The Frobenius norm of `values`: the square root of the sum of squares, in f64.
 pub fn frobenius_norm(values: &[f32]) -> f64 {
-    values
-        .par_iter()
-        .map(|&v| f64::from(v).powi(2))
-        .sum::<f64>()
-        .sqrt()
+    ordered_sum(values, |v| f64::from(v).powi(2)).sqrt()
 }
 
 /// The first non-finite value of `values`, if any: an infinity wins over a NaN.

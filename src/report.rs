@@ -93,6 +93,19 @@ pub struct ReportFile {
     format: ReportFormat,
 }
 
+/// Whether `a` and `b` name the same file: the same path once their directories are
+/// resolved (the files themselves need not exist).
+fn same_file_name(a: &Path, b: &Path) -> bool {
+    let resolve = |p: &Path| {
+        let dir = crate::output::atomic::parent_dir(p);
+        dir.canonicalize()
+            .ok()
+            .zip(p.file_name())
+            .map(|(d, name)| d.join(name))
+    };
+    a == b || matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
+}
+
 impl ReportFile {
     /// A JSON report at `path`, whatever its extension.
     ///
@@ -135,8 +148,52 @@ impl ReportFile {
                 format!("{} is a directory; give a file name", path.display()),
             ));
         }
-        let file = AtomicFile::create(path)?;
+        let dir = crate::output::atomic::parent_dir(path);
+        if !dir.is_dir() {
+            let why = if dir.exists() {
+                "is not a directory"
+            } else {
+                "does not exist"
+            };
+            return Err(Error::invalid(
+                "report file",
+                format!("directory {} of {} {why}", dir.display(), path.display()),
+            ));
+        }
+        let file = AtomicFile::create(path).map_err(|e| match e {
+            Error::Io { source, .. } => Error::invalid(
+                "report file",
+                format!("cannot create files in {}: {source}", dir.display()),
+            ),
+            other => other,
+        })?;
         Ok(Self { file, format })
+    }
+
+    /// The JSON and plot reports of one run, checked before anything is measured: each is
+    /// created as [`ReportFile::json`] and [`ReportFile::plot`] say, and they may not be the
+    /// same file (the second would replace the first).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`ReportFile::json`] and [`ReportFile::plot`]; [`Error::InvalidArgument`] if
+    /// both name one path.
+    pub fn pair(json: Option<&Path>, plot: Option<&Path>) -> Result<(Option<Self>, Option<Self>)> {
+        if let (Some(j), Some(p)) = (json, plot)
+            && same_file_name(j, p)
+        {
+            return Err(Error::invalid(
+                "report file",
+                format!(
+                    "--json and --plot both name {}; give them different files",
+                    p.display()
+                ),
+            ));
+        }
+        Ok((
+            json.map(Self::json).transpose()?,
+            plot.map(Self::plot).transpose()?,
+        ))
     }
 
     /// The format, from the constructor and the extension.

@@ -169,6 +169,12 @@ fn cases() -> Vec<Case> {
              Exit(2), "\"a\" appears twice"),
         case(Cli(&["bits", "--count", "-1"]), Exit(2), "-1"),
         case(Cli(&["bits", "--block", "0xffffffffffffffff", "--count", "2"]), Exit(2), "--count 2"),
+        case(Cli(&["bench", "--device", "cpu", "--workgroup-size", "64"]), Exit(2), "--workgroup-size"),
+        case(Cli(&["bench", "--device", "cpu", "--sizes", "2^63"]), Exit(2), "9223372036854775808 elements"),
+        case(Cli(&["bench", "--sizes", "2^16", "--json", "{dir}/r.svg", "--plot", "{dir}/r.svg"]), Exit(2), "both name"),
+        case(Cli(&["probe", "--depth", "-1"]), Exit(2), "'-1' for '--depth"),
+        case(Cli(&["init", "--shape", "4", "--shard", "-1/4"]), Exit(2), "\"-1\" in \"-1/4\""),
+        case(Cli(&["bench", "--device", "gpu", "--workgroup-size", "0"]), Exit(2), "0"),
         case(Cli(&["frobnicate"]), Exit(2), "frobnicate"),
         // Command line: shards.
         case(Cli(&["init", "--shard", "3/3", "--out", "w.npy", "--shape", "4"]), Exit(2), "rank 3"),
@@ -181,7 +187,7 @@ fn cases() -> Vec<Case> {
         case(Cli(&["init", "--shape", "2,2", "--out", "{dir}/w.safetensors/"]), Exit(2), "ends in '/'"),
         case(Cli(&["init", "--shape", "2,2", "--out", "/dev/null"]), Exit(2), "exists and is not a directory"),
         case(Cli(&["init", "--shape", "1000000000,1000000000", "--out", "{dir}/big.npy"]), Exit(2),
-             "needs 4000000000000000000 bytes"),
+             "needs 4000000000000000128 bytes"),
         // A regular file used as a directory.
         case(Cli(&["init", "--shape", "2,2", "--out", "{dir}/exists.npy/w.npy"]), Exit(2),
              "exists.npy is not a directory"),
@@ -203,6 +209,7 @@ fn cases() -> Vec<Case> {
              Invalid("scheme"), "swish"),
         case(Json(r#"{"tensors": [{"name": "a", "shape": [2], "scheme": "he"}]}"#), FansUndefined, "[2]"),
         case(Json(r#"{"tensors": [{"name": "a", "shape": [], "scheme": "xavier"}]}"#), FansUndefined, "[]"),
+        case(Json(r#"{"tensors": [{"name": "bias7", "shape": [2], "scheme": "xavier"}]}"#), FansUndefined, "tensor \"bias7\""),
         case(Json(r#"{"tensors": [{"name": "a", "shape": [2]}, {"name": "a", "shape": [3]}]}"#),
              Invalid("tensor name"), "\"a\" appears twice"),
         case(Json(r#"{"tensors": [{"name": "a", "shape": [2], "dtype": "f8"}]}"#), Invalid("dtype"), "f8"),
@@ -221,6 +228,8 @@ fn cases() -> Vec<Case> {
         case(Toml("[[tensors]]\nname = \"a\"\nshape = [2,"), Invalid("spec file"), "line 3"),
         case(Toml("[[tensors]]\nname = \"a\"\nname = \"b\"\nshape = [2]"), Invalid("spec file"), "duplicate key"),
         case(Toml("[[tensors]]\nname = \"a\"\nshape = [2.5]"), Invalid("spec file"), "line 3"),
+        // A key at the start of its line is reported on that line, not the one before.
+        case(Toml("[[tensors]]\nname = \"a\"\nshape = [2]\nbogus = 3"), Invalid("spec file"), "line 4"),
         case(Toml("[[tensors]]\nname = \"a\"\nshape = [2]\nscheme = \"uniform(low=1, high=0)\""),
              Invalid("scheme"), "low 1 is greater than high 0"),
         case(Toml("[[tensors]]\nname = \"a\"\nshape = [2]\nscheme = \"he(nonlinearity=swish)\""),
@@ -236,6 +245,15 @@ fn cases() -> Vec<Case> {
         case(Api(|dir| spec_file(dir, "latin1.json", b"{\"t\xe9\": 1}")), Invalid("spec file"), "byte 3"),
         case(Api(|dir| spec_file(dir, "model.yaml", b"tensors: []")), Invalid("spec file"), "model.yaml"),
         case(Api(|dir| Model::from_spec_file(&dir.join("absent.toml")).map(drop)), Want::Io, "absent.toml"),
+        case(
+            Api(|dir| {
+                let path = dir.join("latin1.json");
+                std::fs::write(&path, b"{\"tensors\": [\xe9]}").unwrap();
+                Model::from_spec_file(&path).map(drop)
+            }),
+            Invalid("spec file"),
+            "latin1.json",
+        ),
 
         // Hugging Face configs.
         case(Config("{}"), Invalid("config"), "model_type"),

@@ -171,12 +171,16 @@ fn bad_report_paths_fail_with_one_line_before_measuring() {
     let dir = tempfile::tempdir().unwrap();
     let jpg = dir.path().join("plot.jpg");
     let missing_dir = dir.path().join("no such dir").join("rows.json");
-    for (flag, path, code) in [
-        ("--plot", jpg.to_str().unwrap(), 2),
-        ("--json", missing_dir.to_str().unwrap(), 1),
-        ("--json", dir.path().to_str().unwrap(), 2),
+    let same = dir.path().join("report.svg");
+    let same = same.to_str().unwrap();
+    for (flags, code) in [
+        (vec!["--plot", jpg.to_str().unwrap()], 2),
+        (vec!["--json", missing_dir.to_str().unwrap()], 2),
+        (vec!["--json", dir.path().to_str().unwrap()], 2),
+        (vec!["--json", same, "--plot", same], 2),
     ] {
-        let out = run(&["--sizes", "1024", "--device", "cpu", flag, path]);
+        let (flag, path) = (flags[0], flags[1]);
+        let out = run(&[&["--sizes", "1024", "--device", "cpu"], &flags[..]].concat());
         assert_eq!(
             out.status.code(),
             Some(code),

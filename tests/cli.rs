@@ -118,6 +118,51 @@ fn bits_prints_random123_third_known_answer() {
 }
 
 #[test]
+fn a_dangling_link_at_the_output_path_is_kept_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("w.npy");
+    std::os::unix::fs::symlink(dir.path().join("missing").join("t.npy"), &link).unwrap();
+    let args = [
+        "init",
+        "--shape",
+        "3",
+        "--seed",
+        "1",
+        "--out",
+        link.to_str().unwrap(),
+    ];
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+    let forced = run(&[&args[..], &["--force"]].concat());
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert!(link.symlink_metadata().unwrap().file_type().is_file());
+}
+
+#[test]
+fn bits_reads_the_last_block_before_the_counter_wraps() {
+    let last = run(&["bits", "--seed", "3", "--block", "0xffffffffffffffff"]);
+    assert!(last.status.success(), "{}", stderr(&last));
+    let two = run(&[
+        "bits",
+        "--seed",
+        "3",
+        "--block",
+        "0xfffffffffffffffe",
+        "--count",
+        "2",
+    ]);
+    assert!(two.status.success(), "{}", stderr(&two));
+    let text = stdout(&two);
+    assert_eq!(text.lines().count(), 2);
+    assert_eq!(
+        stdout(&last).lines().collect::<Vec<_>>(),
+        [text.lines().nth(1).unwrap()]
+    );
+}
+
+#[test]
 fn bits_raw_writes_little_endian_words() {
     let out = run(&["bits", "--seed", "5", "--count", "2", "--raw"]);
     assert!(out.status.success());

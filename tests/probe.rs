@@ -278,6 +278,45 @@ fn weight_init_bin() -> Command {
 }
 
 #[test]
+fn the_json_report_is_the_same_for_every_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = |threads: &str| {
+        let json = dir.path().join(format!("probe-{threads}.json"));
+        let out = weight_init_bin()
+            .env("RAYON_NUM_THREADS", threads)
+            .args([
+                "probe",
+                "--depth",
+                "6",
+                "--width",
+                "300",
+                "--batch",
+                "70",
+                "--device",
+                "cpu",
+                "--scheme",
+                "he,xavier",
+                "--json",
+            ])
+            .arg(&json)
+            .output()
+            .expect("the binary runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(&json).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value["schemes"].clone()
+    };
+    // 300 x 70 activations span two partial-sum chunks, so the order of the sums matters.
+    let one = report("1");
+    assert_eq!(report("2"), one);
+    assert_eq!(report("3"), one);
+}
+
+#[test]
 fn the_probe_command_prints_both_tables_and_writes_json_and_plots() {
     let dir = tempfile::tempdir().unwrap();
     let (json, svg, png) = (

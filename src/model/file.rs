@@ -116,7 +116,14 @@ pub(super) fn parse(text: &str, format: SpecFormat) -> Result<Model> {
         SpecFormat::Toml => toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+                // 1-based: the newlines before the error's first byte, plus one.
+                .map(|s| {
+                    text.as_bytes()[..s.start.min(text.len())]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count()
+                        + 1
+                });
             let at = line.map(|l| format!(" at line {l}")).unwrap_or_default();
             Error::invalid("spec file", format!("{}{at}", e.message().trim()))
         })?,

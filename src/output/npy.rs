@@ -44,16 +44,24 @@ impl NpyWriter {
                 limit: u64::MAX.to_string(),
             })?;
         let mut file = AtomicFile::create(path)?;
-        let dtype = npyz::DType::new_scalar(type_str.parse().expect("a valid NumPy type string"));
-        npyz::WriteOptions::new_header_only()
-            .shape(shape)
-            .dtype(dtype)
-            .writer(file.writer())
-            .write_header_only()
+        write_header(file.writer(), type_str, shape)
             .map_err(|source| Error::io("cannot write", path, source))?;
         Ok(Self {
             data: DataFile::new(file, data_bytes),
         })
+    }
+
+    /// Bytes of the header [`NpyWriter::create`] writes for `shape` and `dtype` (a multiple
+    /// of 64), for checking free space before any work; bf16 has none, as `create` refuses it.
+    pub fn header_len(dtype: Dtype, shape: &[u64]) -> u64 {
+        let type_str = match dtype {
+            Dtype::F32 => "<f4",
+            Dtype::F16 => "<f2",
+            Dtype::BF16 => return 0,
+        };
+        let mut header = std::io::Cursor::new(Vec::new());
+        write_header(&mut header, type_str, shape).expect("writing to memory does not fail");
+        header.into_inner().len() as u64
     }
 
     /// Appends data bytes.
@@ -78,6 +86,21 @@ impl NpyWriter {
     pub fn target(&self) -> PathBuf {
         self.data.target().to_path_buf()
     }
+}
+
+/// The `.npy` header of a C-order array of `shape` and NumPy type `type_str`.
+fn write_header<W: std::io::Write>(
+    writer: W,
+    type_str: &str,
+    shape: &[u64],
+) -> std::io::Result<()> {
+    let dtype = npyz::DType::new_scalar(type_str.parse().expect("a valid NumPy type string"));
+    npyz::WriteOptions::new_header_only()
+        .shape(shape)
+        .dtype(dtype)
+        .writer(writer)
+        .write_header_only()
+        .map(drop)
 }
 
 #[cfg(test)]

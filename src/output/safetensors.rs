@@ -74,6 +74,26 @@ impl SafetensorsWriter {
         })
     }
 
+    /// Bytes of the file [`SafetensorsWriter::create`] starts for `tensors` and `metadata`,
+    /// once all data is written: the 8-byte header length, the header and the data.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`SafetensorsWriter::create`] for the header.
+    pub fn file_len(tensors: &[TensorHeader], metadata: &BTreeMap<String, String>) -> Result<u64> {
+        let header = header_bytes(tensors, metadata)?.len() as u64;
+        tensors
+            .iter()
+            .map(TensorHeader::len_bytes)
+            .try_fold(8 + header, |sum, len| {
+                sum.checked_add(len?).ok_or_else(|| Error::TooLarge {
+                    what: "safetensors file in bytes",
+                    value: format!("{} tensors", tensors.len()),
+                    limit: u64::MAX.to_string(),
+                })
+            })
+    }
+
     /// Appends data bytes (the tensors' data, in header order, back to back).
     ///
     /// # Errors
