@@ -399,7 +399,7 @@ impl Engine {
         let size = dtype.size_bytes() as u64;
         let total: u64 = runs.iter().map(|&(_, len)| len).sum();
         log::debug!(
-            "fill on the {self}: {total} {dtype} elements in {} runs from {} on stream {:#x}",
+            "fill on the {self}: {total} {dtype} elements in {} run(s) from {} on stream {:#x}",
             runs.len(),
             runs.first().map_or(0, |r| r.0),
             plan.stream
@@ -497,12 +497,15 @@ impl Engine {
 impl fmt::Display for Engine {
     /// `CPU path (N threads)` or `GPU <name> [<backend>, <kind>]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let threads = rayon::current_num_threads();
+        let threads = match rayon::current_num_threads() {
+            1 => "1 thread".to_string(),
+            n => format!("{n} threads"),
+        };
         match self {
-            Engine::Cpu => write!(f, "CPU path ({threads} threads)"),
+            Engine::Cpu => write!(f, "CPU path ({threads})"),
             Engine::Gpu(gpu) => write!(f, "GPU {}", gpu.describe()),
             Engine::GpuWithFallback(g) if g.has_fallen_back() => {
-                write!(f, "CPU path ({threads} threads) after a GPU failure")
+                write!(f, "CPU path ({threads}) after a GPU failure")
             }
             Engine::GpuWithFallback(g) => write!(f, "GPU {}", g.gpu.describe()),
         }

@@ -770,33 +770,40 @@ fn parse_shard(text: &str) -> Result<(u64, u64), Error> {
         what: "shard",
         detail,
     };
+    // Each number with where it came from, for the error messages.
     let (rank, world) = if text == "auto" {
-        let var = |name: &str| std::env::var(name).ok();
-        match (
-            var("RANK"),
-            var("WORLD_SIZE"),
-            var("SLURM_PROCID"),
-            var("SLURM_NTASKS"),
-        ) {
-            (Some(r), Some(w), _, _) | (None, _, Some(r), Some(w)) => (r, w),
-            _ => {
-                return Err(invalid(
-                    "--shard auto needs RANK and WORLD_SIZE (torchrun) or SLURM_PROCID and \
-                     SLURM_NTASKS in the environment"
-                        .into(),
-                ));
-            }
+        let var = |name: &'static str| std::env::var(name).ok().map(|v| (v, name));
+        let pair = |rank: &'static str, world: &'static str, launcher: &str| {
+            let r = var(rank).expect("checked to be set");
+            var(world).map(|w| (r, w)).ok_or_else(|| {
+                invalid(format!(
+                    "--shard auto found {rank} ({launcher}) but not {world} in the environment"
+                ))
+            })
+        };
+        if std::env::var_os("RANK").is_some() {
+            pair("RANK", "WORLD_SIZE", "torchrun")?
+        } else if std::env::var_os("SLURM_PROCID").is_some() {
+            pair("SLURM_PROCID", "SLURM_NTASKS", "SLURM")?
+        } else {
+            return Err(invalid(
+                "--shard auto needs RANK and WORLD_SIZE (torchrun) or SLURM_PROCID and \
+                 SLURM_NTASKS in the environment"
+                    .into(),
+            ));
         }
     } else {
         let (r, w) = text
             .split_once('/')
             .ok_or_else(|| invalid(format!("{text:?} is not RANK/WORLD or auto")))?;
-        (r.to_string(), w.to_string())
+        ((r.to_string(), "RANK"), (w.to_string(), "WORLD"))
     };
-    let number = |s: &str| {
-        s.trim()
-            .parse::<u64>()
-            .map_err(|_| invalid(format!("{s:?} in {text:?} is not a non-negative integer")))
+    let number = |(s, name): &(String, &str)| {
+        s.trim().parse::<u64>().map_err(|_| {
+            invalid(format!(
+                "{name} = {s:?} (from {text:?}) is not a non-negative integer"
+            ))
+        })
     };
     let (rank, world) = (number(&rank)?, number(&world)?);
     if world == 0 || rank >= world {

@@ -58,7 +58,7 @@ pub enum Destination {
 
 impl Destination {
     /// The destination a path names: by its extension, `.npy` or `.safetensors`; an existing
-    /// directory or a path without extension is a directory.
+    /// directory, a path without extension or a path ending in `/` is a directory.
     ///
     /// # Errors
     ///
@@ -106,11 +106,15 @@ impl Destination {
             )),
             (Some(kind), _) => Ok(kind),
             (None, None) => Ok(Destination::Directory(path.to_path_buf())),
-            (None, Some(_)) if path.is_dir() => Ok(Destination::Directory(path.to_path_buf())),
+            // A trailing '/' says "directory" for a name with a dot, such as `model.v2/`.
+            (None, Some(_)) if path.is_dir() || trailing_slash => {
+                Ok(Destination::Directory(path.to_path_buf()))
+            }
             (None, Some(_)) => Err(Error::invalid(
                 "output path",
                 format!(
-                    "{} must end in .npy or .safetensors, or name a directory",
+                    "{} must end in .npy or .safetensors, or name a directory (end it in '/' \
+                     to make a new one)",
                     path.display()
                 ),
             )),
@@ -540,9 +544,30 @@ pub fn write_checkpoint(
     on_batch: &mut dyn FnMut(usize, &[u8]),
 ) -> Result<Vec<PathBuf>> {
     let layout = plan_files(jobs, dest, options)?;
-    if let Destination::Directory(dir) = dest {
-        atomic::ensure_dir(dir)?;
+    let created_dir = match dest {
+        Destination::Directory(dir) if !dir.exists() => {
+            atomic::ensure_dir(dir)?;
+            Some(dir.as_path())
+        }
+        _ => None,
+    };
+    let written = write_files(engine, jobs, dest, &layout, options, on_batch);
+    if let (Err(_), Some(dir)) = (&written, created_dir) {
+        // A failed run leaves no new directory behind (remove_dir only removes an empty one).
+        let _ = std::fs::remove_dir(dir);
     }
+    written
+}
+
+/// The body of [`write_checkpoint`] once the files are planned and the directory exists.
+fn write_files(
+    engine: &Engine,
+    jobs: &[TensorJob],
+    dest: &Destination,
+    layout: &FileLayout,
+    options: &WriteOptions,
+    on_batch: &mut dyn FnMut(usize, &[u8]),
+) -> Result<Vec<PathBuf>> {
     let mut pending = Vec::with_capacity(layout.files.len() + 1);
     for (path, members) in &layout.files {
         let file = if let Destination::Npy(_) = dest {
@@ -567,7 +592,7 @@ pub fn write_checkpoint(
         pending.push(file);
     }
     if let Some(index) = &layout.index {
-        pending.push(index_file(index, jobs, &layout)?);
+        pending.push(index_file(index, jobs, layout)?);
     }
     let written = pending
         .into_iter()
@@ -760,6 +785,10 @@ mod tests {
         );
         let d = Destination::from_path(Path::new("ckpt")).unwrap();
         assert!(Destination::from_path(Path::new("weights.txt")).is_err());
+        assert_eq!(
+            Destination::from_path(Path::new("model.v2/")).unwrap(),
+            Destination::Directory("model.v2/".into())
+        );
         assert_eq!(
             d.for_rank(0, 2),
             Destination::Directory("ckpt/rank00000-of-00002".into())

@@ -439,7 +439,7 @@ fn parse_bool(key: &str, value: &str) -> Result<bool> {
         "false" | "0" | "no" => Ok(false),
         _ => Err(Error::invalid(
             "scheme parameter",
-            format!("{key}={value:?} is not true or false"),
+            format!("{key}={value:?} is not true or false (also accepted: 1, yes, 0, no)"),
         )),
     }
 }

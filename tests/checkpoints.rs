@@ -402,6 +402,17 @@ fn shard_auto_reads_torchrun_and_slurm_variables() {
     let missing = run(&[]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("WORLD_SIZE"));
+    // A half-set launcher is named as such; a bad value names its variable.
+    let half = run(&[("RANK", "1"), ("SLURM_PROCID", "0"), ("SLURM_NTASKS", "2")]);
+    assert_eq!(half.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&half.stderr);
+    assert!(
+        err.contains("found RANK (torchrun) but not WORLD_SIZE"),
+        "{err}"
+    );
+    let bad = run(&[("RANK", "x"), ("WORLD_SIZE", "2")]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("RANK = \"x\""), "{err}");
 }
 
 /// Names in `dir`, sorted.
@@ -512,6 +523,36 @@ fn a_file_size_limit_is_reported_as_such_and_leaves_nothing_behind() {
             .collect();
         assert!(left.is_empty(), "temporary files left behind: {left:?}");
     }
+    // A directory output that the run created is gone again after the failure.
+    let new_dir = dir.path().join("new").join("checkpoint");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -f 4096 && exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_weight-init"))
+        .args([
+            "init",
+            "--shape",
+            "2048,2048",
+            "--seed",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+        ])
+        .arg(&new_dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !new_dir.exists(),
+        "the failed run left {}",
+        new_dir.display()
+    );
 }
 
 /// A tmpfs of a given size mounted on a fresh directory, unmounted when dropped (also when
