@@ -311,6 +311,12 @@ fn print_outputs(case: &Case, sides: &[(&str, &[f32])]) {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` ends the program quietly, as for other command-line tools,
+    // instead of making `println!` panic on the closed pipe.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let gpu = match GpuContext::new(AdapterPreference::Any) {
         Ok(gpu) => Some(gpu),
         Err(e) => {

@@ -562,6 +562,17 @@ fn run_init(args: &InitArgs) -> Result<(), Error> {
             Ok(job)
         })
         .collect::<Result<Vec<_>, Error>>()?;
+    if shard.is_some()
+        && jobs
+            .iter()
+            .all(|job| job.spec.shape.len() <= args.shard_dim)
+    {
+        log::warn!(
+            "--shard-dim {} is past the last dimension of every tensor: each rank writes every \
+             tensor whole",
+            args.shard_dim
+        );
+    }
     let total_bytes = jobs.iter().try_fold(0u64, |sum, job| {
         sum.checked_add(job.len_bytes()?)
             .ok_or_else(|| Error::TooLarge {

@@ -210,6 +210,7 @@ fn cases() -> Vec<Case> {
         case(Json(r#"{"tensors": [{"name": "a", "shape": [2], "scheme": "he"}]}"#), FansUndefined, "[2]"),
         case(Json(r#"{"tensors": [{"name": "a", "shape": [], "scheme": "xavier"}]}"#), FansUndefined, "[]"),
         case(Json(r#"{"tensors": [{"name": "bias7", "shape": [2], "scheme": "xavier"}]}"#), FansUndefined, "tensor \"bias7\""),
+        case(Json(r#"{"tensors": []}"#), Invalid("spec file"), "empty"),
         case(Json(r#"{"tensors": [{"name": "a", "shape": [2]}, {"name": "a", "shape": [3]}]}"#),
              Invalid("tensor name"), "\"a\" appears twice"),
         case(Json(r#"{"tensors": [{"name": "a", "shape": [2], "dtype": "f8"}]}"#), Invalid("dtype"), "f8"),

@@ -134,6 +134,12 @@ pub(super) fn parse(text: &str, format: SpecFormat) -> Result<Model> {
         .map(str::parse)
         .transpose()?
         .unwrap_or(Dtype::F32);
+    if doc.tensors.is_empty() {
+        return Err(Error::invalid(
+            "spec file",
+            "its \"tensors\" list is empty; a spec names at least one tensor",
+        ));
+    }
     let tensors = doc
         .tensors
         .into_iter()
