@@ -51,10 +51,22 @@ struct Params {
 var<uniform> params: Params;
 
 // Values stored as their bits, f32 one per word or f16/bf16 two per word with the even element
-// in the low half (fill); raw Philox words (words); values in place of words (transform).
+// in the low half (fill_exact); raw Philox words (words); values in place of words
+// (transform).
 @group(0)
 @binding(1)
 var<storage, read_write> out_words: array<u32>;
+
+// The same binding seen a block at a time, for one vector store per invocation: four f32
+// words (fill), or two words of four f16/bf16 halves (fill_half). Each entry point uses one
+// view only, so no pipeline sees the binding under two types.
+@group(0)
+@binding(1)
+var<storage, read_write> out_f32_blocks: array<vec4<u32>>;
+
+@group(0)
+@binding(1)
+var<storage, read_write> out_half_blocks: array<vec2<u32>>;
 
 override WORKGROUP_SIZE: u32 = 256u;
 
@@ -363,8 +375,8 @@ fn half_bits(v: f32) -> u32 {
     return to_bf16_bits(v);
 }
 
-// Writes the four values of blocks [first, first + len) to out_words, block g at words
-// [4 g, 4 g + 4) for f32 and [2 g, 2 g + 2) for f16 and bf16.
+// Writes the four f32 values of blocks [first, first + len), block g as words [4 g, 4 g + 4):
+// one 16-byte store per invocation, so a subgroup writes one contiguous span.
 @compute
 @workgroup_size(WORKGROUP_SIZE)
 fn fill(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -373,18 +385,24 @@ fn fill(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let block = add_u64(vec2<u32>(params.first_lo, params.first_hi), g);
-    let values = block_values(block_words(block));
-    if (params.dtype == 0u) {
-        let base = 4u * g;
-        out_words[base] = bitcast<u32>(values.x);
-        out_words[base + 1u] = bitcast<u32>(values.y);
-        out_words[base + 2u] = bitcast<u32>(values.z);
-        out_words[base + 3u] = bitcast<u32>(values.w);
-    } else {
-        let base = 2u * g;
-        out_words[base] = half_bits(values.x) | (half_bits(values.y) << 16u);
-        out_words[base + 1u] = half_bits(values.z) | (half_bits(values.w) << 16u);
+    out_f32_blocks[g] = bitcast<vec4<u32>>(block_values(block_words(block)));
+}
+
+// The same for f16 and bf16 (params.dtype 1 or 2): block g as words [2 g, 2 g + 2), the even
+// element of each pair in the low half; one 8-byte store per invocation.
+@compute
+@workgroup_size(WORKGROUP_SIZE)
+fn fill_half(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let g = invocation_index(gid);
+    if (g >= params.invocations) {
+        return;
     }
+    let block = add_u64(vec2<u32>(params.first_lo, params.first_hi), g);
+    let values = block_values(block_words(block));
+    out_half_blocks[g] = vec2<u32>(
+        half_bits(values.x) | (half_bits(values.y) << 16u),
+        half_bits(values.z) | (half_bits(values.w) << 16u),
+    );
 }
 
 // Writes the raw words of blocks [first, first + len) to out_words[0 .. 4 len).

@@ -1,8 +1,9 @@
 //! The GPU path: adapter and device, the compute pipelines, chunked dispatch and readback.
 //!
-//! [`GpuContext`] holds a wgpu device, its own or the caller's, and the four pipelines of
-//! `shaders/fill.wgsl`: `fill` (weights as f32, f16 or bf16, whole blocks), `fill_exact`
-//! (weights into any element range of a caller's buffer), `words` (raw Philox words) and
+//! [`GpuContext`] holds a wgpu device, its own or the caller's, and the five pipelines of
+//! `shaders/fill.wgsl`: `fill` and `fill_half` (weights as f32, or as f16 and bf16, whole
+//! blocks, one vector store per block), `fill_exact` (weights into any element range of a
+//! caller's buffer), `words` (raw Philox words) and
 //! `transform` (chosen words to values, for tests). They are built once per context and
 //! reused for every fill, with Philox's 64-bit products formed as [`Multiply`] says (one
 //! 64-bit multiply where the device has `SHADER_INT64`, 16-bit partial products elsewhere; the

@@ -71,6 +71,7 @@ pub struct GpuContext {
     info: wgpu::AdapterInfo,
     layout: wgpu::BindGroupLayout,
     fill_pipeline: wgpu::ComputePipeline,
+    fill_half_pipeline: wgpu::ComputePipeline,
     words_pipeline: wgpu::ComputePipeline,
     transform_pipeline: wgpu::ComputePipeline,
     exact_pipeline: wgpu::ComputePipeline,
@@ -351,6 +352,7 @@ impl GpuContext {
         let multiply = Multiply::best_for(device.features());
         let [
             fill_pipeline,
+            fill_half_pipeline,
             words_pipeline,
             transform_pipeline,
             exact_pipeline,
@@ -362,6 +364,7 @@ impl GpuContext {
             info,
             layout,
             fill_pipeline,
+            fill_half_pipeline,
             words_pipeline,
             transform_pipeline,
             exact_pipeline,
@@ -422,10 +425,20 @@ impl GpuContext {
         self.rebuild(self.multiply, invocations)
     }
 
+    /// The whole-block kernel for `dtype`: `fill` (f32) or `fill_half` (f16, bf16), each
+    /// with one vector store per block.
+    fn block_pipeline(&self, dtype: Dtype) -> &wgpu::ComputePipeline {
+        match dtype {
+            Dtype::F32 => &self.fill_pipeline,
+            Dtype::F16 | Dtype::BF16 => &self.fill_half_pipeline,
+        }
+    }
+
     fn rebuild(&mut self, multiply: Multiply, workgroup_size: u32) -> Result<()> {
-        let [fill, words, transform, exact] =
+        let [fill, fill_half, words, transform, exact] =
             build_pipelines(&self.device, &self.layout, multiply, workgroup_size)?;
         self.fill_pipeline = fill;
+        self.fill_half_pipeline = fill_half;
         self.words_pipeline = words;
         self.transform_pipeline = transform;
         self.exact_pipeline = exact;
@@ -671,7 +684,7 @@ impl GpuContext {
         while block < end_block {
             let blocks = chunk_blocks.min(end_block - block);
             let params = Params::new(plan, dtype, block, blocks as u32);
-            self.dispatch(&self.fill_pipeline, &scratch, params, None)?;
+            self.dispatch(self.block_pipeline(dtype), &scratch, params, None)?;
 
             // The dispatch made elements [4 block, 4 (block + blocks)); keep the requested part.
             let lo = first_elem.max(4 * block);
@@ -971,7 +984,7 @@ impl GpuContext {
                     offset: start_bytes,
                     size: wgpu::BufferSize::new(n * size),
                 };
-                self.encode(encoder, &self.fill_pipeline, params, grid, binding)?;
+                self.encode(encoder, self.block_pipeline(dtype), params, grid, binding)?;
                 done += n;
                 continue;
             }
@@ -1735,14 +1748,14 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     })
 }
 
-/// The `fill`, `words`, `transform` and `fill_exact` pipelines with `multiply` and
+/// The `fill`, `fill_half`, `words`, `transform` and `fill_exact` pipelines with `multiply` and
 /// `workgroup_size` invocations per workgroup, created in an error scope.
 fn build_pipelines(
     device: &wgpu::Device,
     layout: &wgpu::BindGroupLayout,
     multiply: Multiply,
     workgroup_size: u32,
-) -> Result<[wgpu::ComputePipeline; 4]> {
+) -> Result<[wgpu::ComputePipeline; 5]> {
     let source = multiply::kernel_source(multiply)?;
     let scope = ErrorScopes::push(device);
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -1768,7 +1781,7 @@ fn build_pipelines(
             cache: None,
         })
     };
-    let pipelines = ["fill", "words", "transform", "fill_exact"].map(pipeline);
+    let pipelines = ["fill", "fill_half", "words", "transform", "fill_exact"].map(pipeline);
     scope
         .pop("pipeline creation")
         .map_err(|e| Error::ShaderRejected(e.to_string()))?;
