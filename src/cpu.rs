@@ -1,10 +1,11 @@
 //! The CPU fill: the reference values, on all cores, with the widest SIMD the CPU has.
 //!
 //! Work is split into chunks of at most [`CHUNK_ELEMS`] elements handed to rayon's thread
-//! pool ([`chunk_elems`]); since every element is a pure function of its index, the split (and
-//! the number of threads) never changes a value. Within a chunk, whole groups of [`LANES`] blocks go through the SIMD
-//! kernel (compiled for each [`Simd`] level), the ragged ends through the scalar
-//! [`crate::transform::Affine::block_values`]; both give the same bits.
+//! pool ([`chunk_elems`]); since every element is a pure function of its index, the split
+//! (and the number of threads) never changes a value. Within a chunk, whole groups of
+//! [`LANES`] blocks go through the SIMD kernel (compiled for each [`Simd`] level), the ragged
+//! ends through the scalar [`crate::transform::Affine::block_values`]; both give the same
+//! bits.
 
 mod lanes;
 

@@ -117,7 +117,13 @@ struct InitArgs {
 
     /// Largest shard file when --out is a directory: bytes, or with B, kB, MB, GB, TB, KiB,
     /// MiB, GiB or TiB.
-    #[arg(long, value_name = "SIZE", default_value = "5GB", value_parser = parse_size, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "5GB",
+        value_parser = parse_size,
+        allow_hyphen_values = true
+    )]
     max_shard_size: u64,
 
     /// Write only this rank's slice of every tensor: RANK/WORLD, or auto (from torchrun's
@@ -251,7 +257,12 @@ struct BenchArgs {
 
     /// GPU rows for each of these invocations per workgroup, comma-separated (e.g.
     /// 64,128,256,512); the kernels' default (256) when absent.
-    #[arg(long, value_name = "SIZES", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(
+        long,
+        value_name = "SIZES",
+        value_delimiter = ',',
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
     workgroup_size: Vec<u32>,
 }
 

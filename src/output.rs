@@ -358,29 +358,35 @@ fn stale_checkpoint_files(dir: &Path, layout: &FileLayout) -> Result<Vec<PathBuf
     Ok(stale)
 }
 
-/// Bytes of every file of `layout` once written: headers, data and the index.
+/// Bytes of every file of `layout` once written: headers, data and the index; `None` if the
+/// sum passes 2^64.
+///
+/// # Errors
+///
+/// Those of building a file's header (a tensor too large to address, a name given twice).
 fn output_len(
     jobs: &[TensorJob],
     dest: &Destination,
     layout: &FileLayout,
     options: &WriteOptions,
-) -> Option<u64> {
-    let mut total = 0u64;
+) -> Result<Option<u64>> {
+    let mut total = Some(0u64);
     for (_, members) in &layout.files {
         let len = if let Destination::Npy(_) = dest {
             let job = &jobs[members[0]];
             let header = NpyWriter::header_len(job.spec.dtype, &job.region.extents);
-            job.len_bytes().ok()?.checked_add(header)?
+            job.len_bytes()?.checked_add(header)
         } else {
             let headers: Vec<TensorHeader> = members.iter().map(|&i| jobs[i].header()).collect();
-            SafetensorsWriter::file_len(&headers, &options.metadata).ok()?
+            Some(SafetensorsWriter::file_len(&headers, &options.metadata)?)
         };
-        total = total.checked_add(len)?;
+        total = total.zip(len).and_then(|(t, l)| t.checked_add(l));
     }
     if layout.index.is_some() {
-        total = total.checked_add(index_text(jobs, layout).ok()?.len() as u64)?;
+        let index = index_text(jobs, layout)?.len() as u64;
+        total = total.and_then(|t| t.checked_add(index));
     }
-    Some(total)
+    Ok(total)
 }
 
 /// Refuses, before any work, an output larger than the free space of its file system
@@ -392,7 +398,7 @@ fn check_free_space(
     layout: &FileLayout,
     options: &WriteOptions,
 ) -> Result<()> {
-    let needed = output_len(jobs, dest, layout, options);
+    let needed = output_len(jobs, dest, layout, options)?;
     let mut dir = match dest {
         Destination::Npy(p) | Destination::SafetensorsFile(p) => atomic::parent_dir(p),
         Destination::Directory(d) => d.as_path(),
@@ -725,7 +731,7 @@ mod tests {
             ),
         ] {
             let layout = plan_files(jobs, &dest, &options).unwrap();
-            let planned = output_len(jobs, &dest, &layout, &options).unwrap();
+            let planned = output_len(jobs, &dest, &layout, &options).unwrap().unwrap();
             let written =
                 write_checkpoint(&Engine::Cpu, jobs, &dest, &options, &mut |_, _| {}).unwrap();
             let on_disk: u64 = written
